@@ -1,0 +1,24 @@
+"""Errors the domain raises for people to read.
+
+The Slack layer shows ``str(error)`` to the user as an ephemeral message (or on the
+modal field named by ``field``), so messages say what to type instead.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the domain refuses, with a message meant for the person who made it."""
+
+
+class InvalidInput(DomainError):
+    """A value is not acceptable; ``field`` names the input it came from."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or the user may not see it)."""

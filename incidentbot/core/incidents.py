@@ -1,0 +1,233 @@
+"""Incidents: declaring them, finding them, and recording their Slack resources.
+
+Plain Python over a SQLModel session. Nothing here talks to Slack: the Slack
+layer calls these functions and renders what they return.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from incidentbot.core import naming, timeline
+from incidentbot.core.errors import InvalidInput, NotFound
+from incidentbot.core.policy import Policy
+from incidentbot.models import Incident
+from incidentbot.timeutil import utcnow
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+_REFERENCE = re.compile(r"^\s*(?:INC-?)?(\d+)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a person asked for when declaring, already validated."""
+
+    title: str
+    severity: str
+    declared_by: str
+    category: str | None = None
+    services: tuple[str, ...] = field(default_factory=tuple)
+    summary: str | None = None
+    private: bool = False
+    request_key: str | None = None
+
+
+def clean_title(policy: Policy, raw: str | None) -> str:
+    """One line of text, within the policy's length limit."""
+    title = _SPACES.sub(" ", _CONTROL.sub(" ", raw or "")).strip()
+    if not title:
+        raise InvalidInput("title", "Give the incident a title, e.g. `/incident Checkout is failing for EU users`.")
+    limit = policy.limits.title_max_chars
+    if len(title) > limit:
+        raise InvalidInput(
+            "title",
+            f"The title is {len(title):,} characters; keep it to {limit}. "
+            "Put the details in the summary (use `/incident` alone for the form).",
+        )
+    return title
+
+
+def clean_summary(policy: Policy, raw: str | None) -> str | None:
+    summary = _CONTROL.sub(lambda m: m.group() if m.group() in "\n\t" else " ", raw or "").strip()
+    if not summary:
+        return None
+    limit = policy.limits.summary_max_chars
+    if len(summary) > limit:
+        raise InvalidInput("summary", f"The summary is {len(summary):,} characters; keep it to {limit:,}.")
+    return summary
+
+
+def check_severity(policy: Policy, raw: str | None) -> str:
+    """The policy's severity id for ``sev1``/``SEV1``/``1``; the default when empty."""
+    if raw is None or not raw.strip():
+        return policy.default_severity
+    try:
+        return policy.severity(raw.strip()).id
+    except KeyError:
+        choices = ", ".join(s.lower() for s in policy.severity_ids)
+        raise InvalidInput("severity", f"There is no severity `{raw.strip()}`. Use one of: {choices}.") from None
+
+
+def check_category(policy: Policy, raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return policy.category(raw.strip()).id
+    except KeyError:
+        raise InvalidInput("category", f"There is no category `{raw.strip()}` in the taxonomy.") from None
+
+
+def check_services(policy: Policy, raw: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    names: list[str] = []
+    for name in raw or ():
+        try:
+            service = policy.service(name.strip()).name
+        except KeyError:
+            raise InvalidInput("services", f"There is no service `{name.strip()}` in the policy.") from None
+        if service not in names:
+            names.append(service)
+    return tuple(names)
+
+
+def declare(session: Session, policy: Policy, declaration: Declaration) -> tuple[Incident, bool]:
+    """Store a new incident and its ``declared`` timeline event.
+
+    Returns ``(incident, created)``. A request already seen (same
+    ``request_key``) returns the incident it made, with ``created`` False, so a
+    retried submission never declares twice.
+    """
+    if declaration.request_key:
+        existing = session.exec(
+            select(Incident).where(Incident.request_key == declaration.request_key)
+        ).first()
+        if existing is not None:
+            return existing, False
+    # Two people declaring at once may pick the same next number; the unique
+    # index rejects one of them, which then tries the following number.
+    for _attempt in range(5):
+        incident = _new_incident(session, policy, declaration)
+        try:
+            with session.begin_nested():
+                session.add(incident)
+        except IntegrityError:
+            if declaration.request_key:
+                existing = session.exec(
+                    select(Incident).where(Incident.request_key == declaration.request_key)
+                ).first()
+                if existing is not None:
+                    return existing, False
+            continue
+        timeline.record(
+            session,
+            incident,
+            "declared",
+            f"Declared {incident.reference}: {incident.title}",
+            actor=declaration.declared_by,
+            occurred_at=incident.declared_at,
+            data={"severity": incident.severity, "private": incident.private},
+        )
+        session.flush()
+        return incident, True
+    raise RuntimeError("could not allocate an incident number after 5 attempts")
+
+
+def _new_incident(session: Session, policy: Policy, declaration: Declaration) -> Incident:
+    now = utcnow()
+    number = (session.exec(select(func.max(Incident.number))).one() or 0) + 1
+    return Incident(
+        number=number,
+        title=declaration.title,
+        summary=declaration.summary,
+        severity=declaration.severity,
+        status=policy.initial_status.id,
+        category=declaration.category,
+        services=list(declaration.services),
+        private=declaration.private,
+        declared_by=declaration.declared_by,
+        request_key=declaration.request_key,
+        declared_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def get(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"There is no incident with id {incident_id}.")
+    return incident
+
+
+def by_reference(session: Session, reference: str) -> Incident:
+    """Find ``INC-42``, ``inc42`` or ``42``."""
+    match = _REFERENCE.match(reference or "")
+    incident = None
+    if match:
+        incident = session.exec(select(Incident).where(Incident.number == int(match.group(1)))).first()
+    if incident is None:
+        raise NotFound(f"There is no incident `{reference}`. Incidents are numbered like INC-42.")
+    return incident
+
+
+def by_channel(session: Session, channel_id: str) -> Incident | None:
+    """The incident whose channel this is, if any."""
+    return session.exec(select(Incident).where(Incident.channel_id == channel_id)).first()
+
+
+def channel_name_for(policy: Policy, incident: Incident) -> str:
+    """The channel name the policy gives this incident (before any ``name_taken`` suffix)."""
+    pattern = policy.channels.private_name_pattern if incident.private else policy.channels.name_pattern
+    return naming.channel_name(
+        pattern,
+        number=incident.number,
+        title=incident.title,
+        severity=incident.severity,
+        declared_at=incident.declared_at.astimezone(policy.tz),
+    )
+
+
+def attach_channel(session: Session, incident: Incident, channel_id: str, channel_name: str) -> None:
+    incident.channel_id = channel_id
+    incident.channel_name = channel_name
+    _touch(session, incident)
+
+
+def attach_card(session: Session, incident: Incident, ts: str) -> None:
+    incident.card_ts = ts
+    _touch(session, incident)
+
+
+def attach_announcement(session: Session, incident: Incident, channel_id: str, ts: str) -> None:
+    incident.announcement_channel_id = channel_id
+    incident.announcement_ts = ts
+    _touch(session, incident)
+
+
+def mark_provisioned(session: Session, incident: Incident) -> None:
+    """Every Slack resource the incident needs exists."""
+    incident.provisioned_at = utcnow()
+    _touch(session, incident)
+
+
+def unprovisioned(session: Session, *, declared_before: datetime, limit: int = 50) -> list[Incident]:
+    """Incidents whose Slack setup was interrupted (a crash, Slack down)."""
+    query = (
+        select(Incident)
+        .where(Incident.provisioned_at == None, Incident.declared_at < declared_before)  # noqa: E711
+        .order_by(Incident.number)
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def _touch(session: Session, incident: Incident) -> None:
+    incident.updated_at = utcnow()
+    session.add(incident)
+    session.flush()

@@ -1,0 +1,301 @@
+"""The sections of the organisation policy (see ``policy.py`` for the whole and the loader).
+
+Each model checks the shape of its own values. Rules that compare several entries
+(unique ids, exactly one lead, ...) live in ``policy.py`` because only there is the
+full key path known for the error message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_SERVICE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_SEVERITY_ID = re.compile(r"[A-Z][A-Z0-9_-]*")
+_HHMM = re.compile(r"(\d{1,2}):(\d{2})")
+# Slack channel names: lowercase letters, digits, '-' and '_', at most 80 characters.
+_CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,80}")
+# Public (C...) and private/legacy group (G...) conversation ids.
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
+_EMOJI = re.compile(r"[a-z0-9_+'-]+")
+
+PLACEHOLDERS = ("date", "number", "slug", "severity")
+# Values used to try a channel-name pattern out at load time, so a broken pattern
+# fails at start-up instead of when the first incident is declared.
+_SAMPLE = {"date": "20240131", "number": 42, "slug": "checkout-errors", "severity": "sev1"}
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError("must be lowercase letters, digits, '-' or '_', like 'code-deploy'")
+    return value
+
+
+def _service_name(value: str) -> str:
+    if not _SERVICE_NAME.fullmatch(value):
+        raise ValueError("must be lowercase letters, digits, '.', '-' or '_', like 'payments-api'")
+    return value
+
+
+def _severity_id(value: object) -> object:
+    value = value.strip().upper() if isinstance(value, str) else value
+    if isinstance(value, str) and not _SEVERITY_ID.fullmatch(value):
+        raise ValueError("must be a letter followed by letters, digits, '-' or '_', like 'SEV1'")
+    return value
+
+
+def _hhmm(value: object) -> object:
+    """Accept "9:00", "09:00" or a TOML local time (09:00:00); store "HH:MM"."""
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    if not isinstance(value, str):
+        return value
+    match = _HHMM.fullmatch(value.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError("must be a 24-hour time as HH:MM, like '09:30'")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+_DAY_ALIASES = {name: name[:3] for name in
+                ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
+_DAY_ALIASES.update({day: day for day in WEEKDAYS})
+
+
+def _weekday(value: object) -> object:
+    """Accept "mon", "Monday", "MON"; store the three-letter lowercase form."""
+    if not isinstance(value, str):
+        return value
+    day = _DAY_ALIASES.get(value.strip().lower())
+    if day is None:
+        raise ValueError(f"must be a day of the week: {', '.join(WEEKDAYS)}")
+    return day
+
+
+def _channel_ref(value: object) -> object:
+    """A channel name (a leading '#' is dropped) or a channel id such as C0123ABCD."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip().removeprefix("#")
+    if _CHANNEL_ID.fullmatch(value) or _CHANNEL_NAME.fullmatch(value):
+        return value
+    raise ValueError(
+        "must be a Slack channel name (lowercase letters, digits, '-', '_', at most 80) "
+        "or a channel id like 'C0123ABCD'"
+    )
+
+
+def _emoji(value: object) -> object:
+    value = value.strip().strip(":") if isinstance(value, str) else value
+    if isinstance(value, str) and not _EMOJI.fullmatch(value):
+        raise ValueError("must be an emoji name without colons, like 'pushpin'")
+    return value
+
+
+def _name_pattern(value: str) -> str:
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+    except ValueError as exc:
+        raise ValueError(f"has unbalanced braces ({exc}); write literal braces as '{{{{' and '}}}}'") from None
+    allowed = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    unknown = sorted({field for field in fields if field not in PLACEHOLDERS})
+    if unknown:
+        shown = ", ".join("{" + field + "}" for field in unknown)
+        raise ValueError(f"unknown placeholder {shown}; allowed: {allowed}")
+    if "slug" not in fields and "number" not in fields:
+        raise ValueError("must contain {slug} or {number} so that every incident gets its own channel")
+    try:
+        sample = value.format(**_SAMPLE)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cannot be formatted ({exc})") from None
+    if not _CHANNEL_NAME.fullmatch(sample):
+        raise ValueError(
+            f"gives {sample!r}, which is not a Slack channel name "
+            "(lowercase letters, digits, '-', '_', at most 80 characters)"
+        )
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[str, BeforeValidator(_lower), AfterValidator(_slug)]
+SeverityId = Annotated[str, BeforeValidator(_severity_id)]
+ServiceName = Annotated[str, BeforeValidator(_lower), AfterValidator(_service_name)]
+ClockTime = Annotated[str, BeforeValidator(_hhmm)]
+Weekday = Annotated[str, BeforeValidator(_weekday)]
+ChannelRef = Annotated[str, BeforeValidator(_channel_ref)]
+NamePattern = Annotated[str, AfterValidator(_name_pattern)]
+
+
+def _clock(value: str) -> dt.time:
+    hours, minutes = value.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+class Section(BaseModel):
+    # extra="forbid" turns a typo in the TOML into an error instead of a silently ignored key;
+    # frozen because one Policy object is shared by every handler and job.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(Section):
+    id: SeverityId
+    name: Name
+    description: Text = ""
+    postmortem_required: bool = False
+    # Default policy: SEV1 reviewed within 3 calendar days, SEV2 within 5 business days.
+    postmortem_due_days: int = Field(default=5, gt=0)
+    postmortem_due_business_days: bool = True
+    update_every_minutes: int = Field(default=60, gt=0)
+
+
+class Status(Section):
+    id: Slug
+    name: Name
+    initial: bool = False
+    final: bool = False
+    # "resolved" counts for metrics (time to resolve) and triggers the postmortem;
+    # "final" means nothing follows (closed).
+    resolved: bool = False
+    description: Text = ""
+
+
+class Category(Section):
+    id: Slug
+    name: Name
+    description: Text = ""
+
+
+def _default_categories() -> list[Category]:
+    rows = [
+        ("code-deploy", "Code deploy", "A release of application code changed behaviour."),
+        ("config-change", "Configuration change", "A configuration, feature flag or secret changed."),
+        ("capacity-load", "Capacity / load", "Traffic or data volume exceeded what the system could serve."),
+        ("dependency-third-party", "Dependency / third party", "An upstream service or vendor failed or changed."),
+        ("infrastructure-hardware-network", "Infrastructure / hardware / network",
+         "Hosts, disks, cloud resources or the network failed."),
+        ("data-pipeline-integrity", "Data pipeline / integrity", "Data was late, lost, duplicated or corrupted."),
+        ("performance-degradation", "Performance degradation", "The system slowed down without a clear change."),
+        ("time-certificates-expiry", "Time / certificates / expiry",
+         "A certificate, credential, domain or licence expired, or clocks disagreed."),
+        ("security", "Security", "A vulnerability, intrusion or leak, or its mitigation."),
+        ("automation-tooling", "Automation / tooling", "Scripts, CI/CD or operational tooling misbehaved."),
+        ("unknown", "Unknown", "Not classified yet; set a category before the postmortem."),
+    ]
+    return [Category(id=i, name=n, description=d) for i, n, d in rows]
+
+
+DEFAULT_TAGS = ["cascading-failure", "near-miss", "detected-by-monitoring", "detected-by-customer",
+                "detected-by-staff"]
+
+
+class Taxonomy(Section):
+    categories: list[Category] = Field(default_factory=_default_categories, min_length=1)
+    tags: list[Slug] = Field(default_factory=lambda: list(DEFAULT_TAGS))
+    default_category: Slug = "unknown"
+
+
+class Service(Section):
+    name: ServiceName
+    team: Name
+    slo: float = Field(gt=0, lt=1)
+    # Tier 1 = most critical; action items on tier-1 services get the shortest due dates.
+    tier: int = Field(default=2, ge=1)
+    description: Text = ""
+
+    @property
+    def error_budget(self) -> float:
+        """Fraction of the window the service may be unavailable (1 - SLO)."""
+        return 1.0 - self.slo
+
+
+class Role(Section):
+    id: Slug
+    name: Name
+    description: Text = ""
+    lead: bool = False
+
+
+class Channels(Section):
+    name_pattern: NamePattern = "inc-{date}-{slug}"
+    announcement: ChannelRef = "incidents"
+    # Private incidents must not leak their title through the channel name, hence {number}.
+    private_name_pattern: NamePattern = "inc-{date}-{number}"
+
+
+class Digest(Section):
+    channel: ChannelRef = "incident-digest"
+    day: Weekday = "mon"
+    time: ClockTime = "09:00"
+    window_weeks: int = Field(default=12, gt=0)
+    # Below this many incidents the digest lists them instead of showing distributions.
+    min_sample: int = Field(default=10, ge=1)
+
+    @property
+    def time_of_day(self) -> dt.time:
+        return _clock(self.time)
+
+    @property
+    def weekday(self) -> int:
+        """0 = Monday, as ``datetime.date.weekday()``."""
+        return WEEKDAYS.index(self.day)
+
+
+class BusinessHours(Section):
+    start: ClockTime = "09:00"
+    end: ClockTime = "17:00"
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]), min_length=1)
+    holidays: list[dt.date] = Field(default_factory=list)
+
+    @property
+    def start_time(self) -> dt.time:
+        return _clock(self.start)
+
+    @property
+    def end_time(self) -> dt.time:
+        return _clock(self.end)
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return frozenset(WEEKDAYS.index(day) for day in self.days)
+
+    def is_working_day(self, day: dt.date) -> bool:
+        return day.weekday() in self.weekdays and day not in self.holidays
+
+    def is_open(self, local: dt.datetime) -> bool:
+        """Whether ``local`` (already in the organisation's timezone) is within business hours."""
+        return self.is_working_day(local.date()) and self.start_time <= local.time() < self.end_time
+
+
+class TimelineRules(Section):
+    capture_emoji: Annotated[str, BeforeValidator(_emoji)] = "pushpin"
+
+
+class Limits(Section):
+    # Slack header blocks hold 150 characters and section text 3,000.
+    title_max_chars: int = Field(default=120, gt=0, le=150)
+    summary_max_chars: int = Field(default=2900, gt=0, le=3000)
+
+
+class ActionItemRules(Section):
+    # Default policy: priority action items due in 4 weeks on tier-1 services, 8 otherwise.
+    priority_due_weeks_by_tier: dict[Annotated[int, Field(ge=1)], Annotated[int, Field(gt=0)]] = Field(
+        default_factory=lambda: {1: 4, 2: 8, 3: 8}
+    )
+    priority_due_weeks_default: int = Field(default=8, gt=0)
+
+    def priority_due_weeks(self, tier: int | None) -> int:
+        """Weeks until a priority action item is due, for the most critical affected tier."""
+        if tier is None:
+            return self.priority_due_weeks_default
+        return self.priority_due_weeks_by_tier.get(tier, self.priority_due_weeks_default)

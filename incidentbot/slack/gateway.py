@@ -1,0 +1,161 @@
+"""The one door to the Slack Web API.
+
+Handlers and provisioning call these methods instead of ``client.*`` so that the
+awkward parts of Slack live here once: ``name_taken`` retries, joining a channel
+on ``not_in_channel``, tolerating "already done" answers (which is what makes a
+retried step harmless), paging, and turning errors into ``SlackError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from incidentbot.core import naming
+
+log = logging.getLogger(__name__)
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+MAX_NAME_ATTEMPTS = 20
+
+
+class SlackError(Exception):
+    """A Web API call failed; ``code`` is Slack's error string (e.g. ``not_in_channel``)."""
+
+    def __init__(self, method: str, code: str) -> None:
+        super().__init__(f"Slack {method} failed: {code}")
+        self.method = method
+        self.code = code
+
+
+def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
+    """A WebClient that retries rate limits, 5xx and dropped connections.
+
+    ``RateLimitErrorRetryHandler`` sleeps for Retry-After inside the call, which is
+    why slow work runs after ``ack()`` (see docs/architecture.md).
+    """
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class SlackGateway:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._channel_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return getattr(self.client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error") if error.response else "unknown_error"
+            raise SlackError(method, code) from None
+
+    # Channels -----------------------------------------------------------------
+
+    def create_channel(self, name: str, *, private: bool = False) -> tuple[str, str]:
+        """Create ``name``, or ``name-2``, ``name-3`` … when taken. Returns (id, name)."""
+        for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+            candidate = name if attempt == 1 else naming.with_suffix(name, attempt)
+            try:
+                data = self._call("conversations.create", name=candidate, is_private=private)
+            except SlackError as error:
+                if error.code == "name_taken":
+                    continue
+                raise
+            return data["channel"]["id"], data["channel"]["name"]
+        raise SlackError("conversations.create", "name_taken")
+
+    def invite(self, channel_id: str, user_ids: list[str]) -> None:
+        """Invite people; those already there (or the bot itself) are not an error."""
+        wanted = [u for u in dict.fromkeys(user_ids) if u]
+        if not wanted:
+            return
+        try:
+            self._call("conversations.invite", channel=channel_id, users=",".join(wanted))
+        except SlackError as error:
+            if error.code not in {"already_in_channel", "cant_invite_self"}:
+                raise
+
+    def join(self, channel_id: str) -> None:
+        self._call("conversations.join", channel=channel_id)
+
+    def resolve_channel(self, name_or_id: str) -> str:
+        """A channel id for a configured channel name (cached; IDs pass through)."""
+        name = name_or_id.lstrip("#")
+        if _CHANNEL_ID.match(name):
+            return name
+        with self._lock:
+            if name in self._channel_ids:
+                return self._channel_ids[name]
+        cursor = None
+        while True:
+            data = self._call(
+                "conversations.list",
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=999,
+                **({"cursor": cursor} if cursor else {}),
+            )
+            for found in data.get("channels", []):
+                if found["name"] == name:
+                    with self._lock:
+                        self._channel_ids[name] = found["id"]
+                    return str(found["id"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                raise SlackError("conversations.list", "channel_not_found")
+
+    # Messages -----------------------------------------------------------------
+
+    def post(self, channel_id: str, text: str, blocks: list[dict[str, Any]] | None = None,
+             *, thread_ts: str | None = None) -> str:
+        """Post a message and return its ts; joins a public channel the bot is not in."""
+        kwargs: dict[str, Any] = {"channel": channel_id, "text": text, "blocks": blocks,
+                                  "unfurl_links": False, "unfurl_media": False}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        try:
+            return str(self._call("chat.postMessage", **kwargs)["ts"])
+        except SlackError as error:
+            if error.code != "not_in_channel":
+                raise
+        self.join(channel_id)
+        return str(self._call("chat.postMessage", **kwargs)["ts"])
+
+    def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        self._call("chat.update", channel=channel_id, ts=ts, text=text, blocks=blocks)
+
+    def pin(self, channel_id: str, ts: str) -> None:
+        try:
+            self._call("pins.add", channel=channel_id, timestamp=ts)
+        except SlackError as error:
+            if error.code != "already_pinned":
+                raise
+
+    def post_ephemeral(self, channel_id: str, user_id: str, text: str,
+                       blocks: list[dict[str, Any]] | None = None) -> None:
+        self._call("chat.postEphemeral", channel=channel_id, user=user_id, text=text, blocks=blocks)
+
+    # Views ------------------------------------------------------------------------
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
+        return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])

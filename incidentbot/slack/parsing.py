@@ -1,0 +1,117 @@
+"""Parsing the text after ``/incident`` into a command.
+
+Pure text handling with no Slack calls, so it can be fuzzed. Every failure is a
+``CommandError`` whose message says what to type instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from incidentbot.slack.mrkdwn import escape, truncate
+
+# What works today, with the syntax shown in help and in error messages.
+USAGE: dict[str, tuple[str, str]] = {
+    "declare": ("/incident declare <title> [sev1..sev4]", "Declare an incident and open its channel."),
+    "form": ("/incident", "Open the declare form (title, severity, category, services, summary)."),
+    "help": ("/incident help", "Show this help."),
+}
+QUICK_DECLARE = ("/incident <title> [sev1..sev4]", "Declare with the default severity, or the one given.")
+
+# Words that are (or will be) subcommands. They are never read as the first word of
+# a title, so a subcommand typed today cannot turn into an incident tomorrow.
+RESERVED = frozenset(
+    {
+        "declare", "help", "status", "update", "sev", "severity", "lead", "role", "ack",
+        "mitigate", "resolve", "note", "action", "actions", "timeline", "postmortem",
+        "list", "backlog", "digest", "summary",
+    }
+)
+_HELP_WORDS = frozenset({"help", "?", "-h", "--help", "h"})
+_SEVERITY = re.compile(r"^sev[-_ ]?(\d)$", re.IGNORECASE)
+
+
+class CommandError(Exception):
+    """The text is not a command we understand; the message shows the right syntax."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "declare", "form", "help", or a reserved word not handled here
+    title: str = ""
+    severity: str | None = None
+    rest: str = ""
+
+
+def parse(text: str | None) -> Command:
+    words = (text or "").split()
+    if not words:
+        return Command("form")
+    first = words[0].lower()
+    if first in _HELP_WORDS:
+        return Command("help")
+    if first == "declare":
+        title, severity = _title_and_severity(words[1:])
+        if not title:
+            raise CommandError(f"Give the incident a title: `{USAGE['declare'][0]}`.")
+        return Command("declare", title=title, severity=severity)
+    if first in RESERVED:
+        return Command(first, rest=" ".join(words[1:]))
+    suggestion = _near_subcommand(first, len(words))
+    if suggestion:
+        raise CommandError(
+            f"I don't know `{_code_safe(words[0])}`. Did you mean `/incident {suggestion}`? "
+            f"To declare an incident with this title, type `/incident declare {_code_safe(' '.join(words))}`."
+        )
+    title, severity = _title_and_severity(words)
+    if not title:
+        raise CommandError(f"Give the incident a title: `{QUICK_DECLARE[0]}`.")
+    return Command("declare", title=title, severity=severity)
+
+
+def _title_and_severity(words: list[str]) -> tuple[str, str | None]:
+    """Take a ``sevN`` word from the start or the end of the title."""
+    severity = None
+    if words and _SEVERITY.match(words[-1]):
+        severity = "SEV" + _SEVERITY.match(words[-1]).group(1)
+        words = words[:-1]
+    elif words and _SEVERITY.match(words[0]):
+        severity = "SEV" + _SEVERITY.match(words[0]).group(1)
+        words = words[1:]
+    return " ".join(words).strip(), severity
+
+
+def _near_subcommand(word: str, n_words: int) -> str | None:
+    """A subcommand one typo away from ``word`` (``stauts`` → ``status``).
+
+    Only for short inputs: a long sentence that happens to start with such a word
+    is far more likely to be a title.
+    """
+    if n_words > 3 or len(word) < 4:
+        return None
+    for candidate in sorted(RESERVED):
+        if len(candidate) >= 4 and _distance(word, candidate) <= 1 + (len(candidate) >= 7):
+            return candidate
+    return None
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions counted as one edit."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            value = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, prev2[j - 2] + 1)
+            cur.append(value)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _code_safe(text: str) -> str:
+    """User text shown inside `code`: escaped and without backticks that would end it."""
+    return escape(truncate(text.replace("`", "'"), 200))

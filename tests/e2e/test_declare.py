@@ -1,0 +1,156 @@
+"""Declaring an incident, end to end over HTTP (driver → bot → sandbox Slack)."""
+
+from __future__ import annotations
+
+import json
+
+from freezegun import freeze_time
+from sqlmodel import Session
+
+from incidentbot.core import timeline
+from incidentbot.core.policy import parse_policy
+from tests_support import ALICE, BOB, CAROL, GENERAL, INCIDENTS, mrkdwn_texts, wait_for
+
+
+def test_quick_declare_opens_channel_card_and_announcement(bot):
+    ack = bot.driver.slash_command("Checkout API returning 502s sev2", user=ALICE, channel=GENERAL)
+
+    assert ack.status == 200
+    assert ack.json["response_type"] == "ephemeral"
+    assert ack.json["text"].startswith("Declaring INC-1: Checkout API returning 502s (SEV2)")
+    incident = bot.wait_provisioned(1)
+
+    channel = bot.slack.channel(incident.channel_id)
+    assert channel["name"] == incident.channel_name
+    assert channel["name"].startswith("inc-") and channel["name"].endswith("-checkout-api-returning-502s")
+    assert ALICE in channel["members"] and not channel["is_private"]
+
+    [card] = [m for m in bot.slack.messages(incident.channel_id) if m.get("bot_id") and not m.get("subtype")]
+    assert card["ts"] == incident.card_ts and card["ts"] in channel["pins"]
+    assert card["blocks"][0]["text"]["text"] == "INC-1: Checkout API returning 502s"
+    card_text = " ".join(mrkdwn_texts(card["blocks"]))
+    assert "SEV2 · Major" in card_text and "Investigating" in card_text and f"<@{ALICE}>" in card_text
+
+    [announcement] = bot.slack.messages(INCIDENTS)[-1:]
+    assert announcement["ts"] == incident.announcement_ts and incident.announcement_channel_id == INCIDENTS
+    assert f"<#{incident.channel_id}>" in " ".join(mrkdwn_texts(announcement["blocks"]))
+
+    reply = wait_for(lambda: bot.replies(ALICE), "the declared reply")
+    assert reply[-1]["text"] == f"INC-1 is declared. Head to <#{incident.channel_id}>."
+    with Session(bot.engine) as session:
+        [declared] = timeline.events(session, incident)
+    assert (declared.kind, declared.actor) == ("declared", ALICE)
+
+
+def test_taken_channel_name_gets_a_suffix(bot):
+    with freeze_time("2026-11-21 10:00:00"):
+        first = bot.driver.slash_command("Database down", user=ALICE, channel=GENERAL)
+    assert first.status == 200
+    one = bot.wait_provisioned(1)
+    # A second incident with the same title on the same day.
+    bot.driver.slash_command("Database down", user=BOB, channel=GENERAL)
+    two = bot.wait_provisioned(2)
+    assert two.channel_name == one.channel_name + "-2"
+    errors = [c["error"] for c in bot.slack.calls("conversations.create") if not c["ok"]]
+    assert errors == ["name_taken"]
+
+
+def test_declare_form_submission(bot):
+    ack = bot.driver.slash_command("", user=BOB, channel=GENERAL)
+    assert ack.status == 200
+    view = wait_for(lambda: bot.slack.views(user=BOB), "the declare form")[-1]
+    assert view["callback_id"] == "declare_incident" and json.loads(view["private_metadata"]) == {"channel": GENERAL}
+    service = bot.policy.services[0].name
+
+    response = bot.driver.submit_view(view["id"], user=BOB, values={
+        "title": {"title": "Search returns nothing"},
+        "severity": {"severity": "SEV1"},
+        "category": {"category": "code-deploy"},
+        "services": {"services": [service]},
+        "summary": {"summary": "Since the 14:05 deploy"},
+    })
+
+    assert response.status == 200 and not response.body  # the modal closes
+    incident = bot.wait_provisioned(1)
+    assert (incident.severity, incident.category, incident.services, incident.summary) == (
+        "SEV1", "code-deploy", [service], "Since the 14:05 deploy")
+    assert incident.request_key == f"view:{view['id']}"
+    reply = wait_for(lambda: bot.replies(BOB), "the confirmation")[-1]
+    assert reply["channel"] == GENERAL and reply["text"].startswith("INC-1 is declared")
+
+
+def test_declare_form_errors_show_on_the_field(bot):
+    bot.driver.slash_command("", user=BOB, channel=GENERAL)
+    view = wait_for(lambda: bot.slack.views(user=BOB), "the declare form")[-1]
+    response = bot.driver.submit_view(view["id"], user=BOB, values={
+        "title": {"title": "    "}, "severity": {"severity": "SEV2"},
+    })
+    assert response.json["response_action"] == "errors"
+    assert "Give the incident a title" in response.json["errors"]["title"]
+    assert bot.incidents() == []
+
+
+def test_help_unknown_and_typos_answer_privately(bot):
+    help_ack = bot.driver.slash_command("help", user=CAROL, channel=GENERAL)
+    assert "/incident declare <title> [sev1..sev4]" in json.dumps(help_ack.json)
+    typo = bot.driver.slash_command("stauts", user=CAROL, channel=GENERAL)
+    assert typo.json["response_type"] == "ephemeral" and "Did you mean `/incident status`?" in typo.json["text"]
+    later = bot.driver.slash_command("timeline", user=CAROL, channel=GENERAL)
+    assert "`/incident timeline` is not available" in later.json["text"]
+    assert bot.incidents() == [] and bot.slack.calls("conversations.create") == []
+
+
+def test_five_thousand_character_title_is_refused_with_the_limit(bot):
+    ack = bot.driver.slash_command("declare " + "x" * 5000, user=CAROL, channel=GENERAL)
+    assert "5,000 characters; keep it to" in ack.json["text"]
+    assert bot.incidents() == [] and bot.slack.calls("conversations.create") == []
+
+
+def test_user_text_cannot_ping_or_fake_links(bot):
+    bot.driver.slash_command("declare Hooks <!channel> see <https://evil.example|runbook> & <@U0BOB>",
+                             user=CAROL, channel=GENERAL)
+    incident = bot.wait_provisioned(1)
+    posted = bot.slack.messages(incident.channel_id) + bot.slack.messages(INCIDENTS)
+    parsed = " ".join(t for m in posted for t in mrkdwn_texts(m.get("blocks", [])) + [m.get("text", "")])
+    assert "<!channel>" not in parsed and "<https://evil" not in parsed and "<@U0BOB>" not in parsed
+    assert "&lt;!channel&gt;" in parsed and "&amp;" in parsed
+
+
+def test_emoji_title_gets_a_numbered_channel(bot):
+    bot.driver.slash_command("🔥🔥🔥 sev1", user=ALICE, channel=GENERAL)
+    incident = bot.wait_provisioned(1)
+    assert incident.channel_name.endswith("-incident-1") and incident.title == "🔥🔥🔥"
+
+
+def test_announcement_channel_that_cannot_be_used_is_explained(make_bot, sandbox):
+    bot = make_bot(parse_policy('[channels]\nannouncement = "no-such-channel"'))
+    bot.driver.slash_command("Queue backlog growing", user=ALICE, channel=GENERAL)
+    incident = bot.wait_provisioned(1)  # the incident still gets its channel and card
+    assert incident.announcement_ts is None and incident.card_ts
+    reply = wait_for(lambda: bot.replies(ALICE), "the declared reply")[-1]["text"]
+    assert "could not announce it in #no-such-channel (channel_not_found)" in reply
+    assert "channels.announcement" in reply
+
+
+def test_rate_limited_slack_is_retried(bot):
+    bot.slack.set_ratelimit("conversations.create", limit=0, retry_after=1)
+    bot.driver.slash_command("Disk full on db-1", user=ALICE, channel=GENERAL)
+    wait_for(lambda: [c for c in bot.slack.calls("conversations.create") if c.get("error") == "ratelimited"],
+             "a rate-limited call")
+    bot.slack.clear_ratelimits()
+    incident = bot.wait_provisioned(1)
+    assert bot.slack.channel(incident.channel_id) is not None
+
+
+def test_unsigned_and_forged_requests_are_rejected(bot):
+    unsigned = bot.driver.slash_command("Forged incident", user=ALICE, channel=GENERAL, sign=False)
+    forged = bot.driver.slash_command("Forged incident", user=ALICE, channel=GENERAL, signature="v0=" + "0" * 64)
+    assert unsigned.status == 401 and forged.status == 401
+    assert bot.incidents() == []
+
+
+def test_healthz(bot):
+    import urllib.request
+
+    with urllib.request.urlopen(f"{bot.url}/healthz") as response:
+        assert response.status == 200 and json.loads(response.read()) == {"ok": True, "database": "ok"}

@@ -1,0 +1,52 @@
+import json
+
+from incidentbot.core.policy import load_policy
+from incidentbot.models import Incident
+from incidentbot.slack import blocks
+from incidentbot.timeutil import utcnow
+from tests_support import mrkdwn_texts
+
+POLICY = load_policy()
+
+
+def incident(**kwargs) -> Incident:
+    defaults = dict(id=1, number=12, title="API <!channel> down & out", severity="SEV1", status="investigating",
+                    declared_by="U0ALICE", declared_at=utcnow(), channel_id="C123", channel_name="inc-x")
+    return Incident(**{**defaults, **kwargs})
+
+
+def test_card_escapes_user_text_and_shows_the_essentials():
+    text, card = blocks.incident_card(POLICY, incident(summary="<@U0BOB> did it", services=["api"], category="code-deploy"))
+    parsed_by_slack = " ".join(mrkdwn_texts(card))
+    assert "<!channel>" not in parsed_by_slack and "<@U0BOB>" not in parsed_by_slack
+    assert "&lt;@U0BOB&gt; did it" in parsed_by_slack
+    assert card[0]["type"] == "header" and card[0]["text"]["text"].startswith("INC-12: ")
+    assert "SEV1 · Critical" in parsed_by_slack and "Investigating" in parsed_by_slack
+    assert "<@U0ALICE>" in parsed_by_slack  # ids from Slack itself still mention people
+    assert "<!channel>" not in text
+
+
+def test_card_header_fits_slack_limit_for_the_longest_title():
+    _, card = blocks.incident_card(POLICY, incident(title="x" * POLICY.limits.title_max_chars, number=99999))
+    assert len(card[0]["text"]["text"]) <= 150
+
+
+def test_announcement_links_the_channel():
+    text, post = blocks.announcement(POLICY, incident())
+    assert "<#C123>" in json.dumps(post) and "INC-12" in text
+    assert "<!channel>" not in " ".join(mrkdwn_texts(post)) + text
+
+
+def test_declare_modal_respects_block_kit_limits():
+    view = blocks.declare_modal(POLICY, private_metadata=json.dumps({"channel": "C1"}))
+    assert len(view["title"]["text"]) <= 24 and len(view["blocks"]) <= 100
+    for block in view["blocks"]:
+        for option in block["element"].get("options", []):
+            assert len(option["text"]["text"]) <= 75
+            assert len(option.get("description", {}).get("text", "")) <= 75
+    severity = next(b for b in view["blocks"] if b["block_id"] == "severity")
+    assert severity["element"]["initial_option"]["value"] == POLICY.default_severity
+
+
+def test_help_lists_the_syntax():
+    assert "/incident declare <title> [sev1..sev4]" in json.dumps(blocks.help_blocks())
