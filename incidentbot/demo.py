@@ -64,9 +64,7 @@ class Demo:
     def replies_to(self, user: str, count: int) -> list[dict]:
         """The response_url / ephemeral replies a user has received (waits for ``count``)."""
         def ready() -> list[dict] | None:
-            found = [r for r in self.sandbox.responses() if r.get("user") == user]
-            found += [m for m in self.sandbox.messages(GENERAL, include_ephemeral=True)
-                      if m.get("ephemeral") and m.get("user") == user]
+            found = self.sandbox.private_replies(user)
             return found if len(found) >= count else None
         return _wait(ready, f"{count} replies to {user}")
 
@@ -155,7 +153,7 @@ def _declare_with_form(demo: Demo, policy) -> None:
     demo.step("Bob uses the declare form", ["bob in #general: /incident", "bob fills in the form and presses Declare"], [
         ("bob sees a form:", form),
         (f"#{second.channel_name} (new channel):", demo.channel_lines(second.channel_id)),
-        ("Only bob sees, in #general:", demo.renderer()._wrapped(demo.replies_to(BOB, 1)[-1].get("text", ""))),
+        ("bob gets a direct message from the app (the bot is not in #general):", demo.renderer()._wrapped(demo.replies_to(BOB, 1)[-1].get("text", ""))),
     ])
 
 

@@ -26,13 +26,13 @@ RECONCILE_GRACE = timedelta(minutes=2)
 RECONCILE_EVERY_SECONDS = 60
 
 
-def reconcile(deps: Deps) -> int:
+def reconcile(deps: Deps, *, grace: timedelta = RECONCILE_GRACE) -> int:
     """Finish provisioning incidents whose Slack setup was interrupted. Returns how many."""
     with sweep_lock(deps.engine, "reconcile") as mine:
         if not mine:
             return 0
         with session_scope(deps.engine) as session:
-            pending = incidents.unprovisioned(session, declared_before=utcnow() - RECONCILE_GRACE)
+            pending = incidents.unprovisioned(session, declared_before=utcnow() - grace)
         done = 0
         for incident in pending:
             try:

@@ -20,6 +20,16 @@ except ModuleNotFoundError:  # pragma: no cover - if tests/ ever becomes a packa
     from tests import pgserver
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for the server itself is a PostgreSQL test: mark it, so that
+    ``-m "not postgres"`` leaves it out (``database_url``'s postgres run is marked by
+    its param)."""
+    for item in items:
+        if "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of the session's PostgreSQL test database (``incidentbot_test``).

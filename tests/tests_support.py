@@ -34,3 +34,4 @@ def mrkdwn_texts(node: Any) -> list[str]:
     if isinstance(node, list):
         return [t for item in node for t in mrkdwn_texts(item)]
     return []
+

@@ -64,6 +64,17 @@ class SandboxClient:
     def responses(self) -> list[dict]:
         return self._request("GET", "responses")
 
+    def private_replies(self, user: str) -> list[dict]:
+        """What the bot told ``user`` privately: response_url replies, ephemerals and DMs."""
+        sent = [r for r in self.responses() if r.get("user") == user]
+        for channel in self.channels():
+            messages = self.messages(channel["id"], include_ephemeral=True)
+            if channel.get("is_im"):
+                sent += [m for m in messages if channel.get("user") == user and m.get("bot_id")]
+            else:
+                sent += [m for m in messages if m.get("ephemeral") and m.get("user") == user]
+        return sent
+
     def files(self) -> list[dict]:
         return self._request("GET", "files")
 

@@ -322,7 +322,7 @@ class SlackDriver:
         event = {
             "type": "message", "channel": channel, "user": user, "text": text, "ts": message["ts"],
             "team": self.team_id, "client_msg_id": str(uuid.uuid4()),
-            "channel_type": "group" if self._is_private(channel) else "channel",
+            "channel_type": self._channel_type(channel),
         }
         if message.get("thread_ts"):
             event["thread_ts"] = message["thread_ts"]
@@ -343,9 +343,12 @@ class SlackDriver:
             event["view"] = _slack_view(home)
         return self.event(event, **signing)
 
-    def _is_private(self, channel: str) -> bool:
+    def _channel_type(self, channel: str) -> str:
+        """Events name the kind of conversation: channel, group (private) or im."""
         found = self.sandbox.channel(channel)
-        return bool(found and found["is_private"])
+        if found is not None and found.get("is_im"):
+            return "im"
+        return "group" if found and found["is_private"] else "channel"
 
 
 def _slack_view(view: dict) -> dict:

@@ -15,7 +15,7 @@ from incidentbot.sandbox.constants import BOT_USER_ID
 from incidentbot.sandbox.methods_chat import add_reaction
 from incidentbot.sandbox.methods_misc import receive_upload
 from incidentbot.sandbox.methods_views import apply_response_action, close_view
-from incidentbot.sandbox.state import RateLimit, SandboxState, SlackError
+from incidentbot.sandbox.state import RateLimit, SandboxState, SlackError, ts_key
 
 # Slack accepts up to five posts to a response_url within thirty minutes.
 RESPONSE_URL_USES = 5
@@ -57,7 +57,7 @@ def get_messages(state: SandboxState, query: Query, body: Any) -> tuple[int, Any
     messages = list(channel.messages)
     if query.get("include_ephemeral") in ("1", "true"):
         messages += [m for m in state.ephemerals if m["channel"] == channel.id]
-        messages.sort(key=lambda m: float(m["ts"]))
+        messages.sort(key=lambda m: ts_key(m["ts"]))
     return 200, messages
 
 

@@ -148,6 +148,7 @@ class SandboxServer:
         self._httpd = _HTTPServer((host, port), self)
         self.state.base_url = self.url
         self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
 
     @property
     def url(self) -> str:
@@ -160,7 +161,9 @@ class SandboxServer:
         return f"{self.url}api/"
 
     def start(self) -> "SandboxServer":
-        if self._thread is None:
+        """Serve from a daemon thread and return at once."""
+        if not self._serving.is_set():
+            self._serving.set()
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-sandbox", daemon=True,
             )
@@ -168,15 +171,20 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (used by `incidentbot sandbox`)."""
+        """Serve in the calling thread until interrupted or stopped (used by `incidentbot sandbox`)."""
+        self._serving.set()
         try:
             self._httpd.serve_forever(poll_interval=0.2)
         finally:
+            self._serving.clear()
             self._httpd.server_close()
 
     def stop(self) -> None:
-        if self._thread is not None:
+        # shutdown() waits for a serve loop to finish, so only call it when one was started.
+        if self._serving.is_set():
             self._httpd.shutdown()
+            self._serving.clear()
+        if self._thread is not None:
             self._thread.join()
             self._thread = None
         self._httpd.server_close()

@@ -38,19 +38,37 @@ class SlackError(Exception):
         self.code = code
 
 
-def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
-    """A WebClient that retries rate limits, 5xx and dropped connections.
+class ShortRateLimitRetry(RateLimitErrorRetryHandler):
+    """Wait out a 429 in place only when Slack asks for a short pause.
 
-    ``RateLimitErrorRetryHandler`` sleeps for Retry-After inside the call, which is
-    why slow work runs after ``ack()`` (see docs/architecture.md).
+    The wait happens inside the call (after ``ack()``, never before). A long
+    Retry-After would hold a listener thread for minutes, so the error is raised
+    instead and the work is resumed later from database state (the reconcile sweep).
     """
+
+    def __init__(self, max_retry_count: int = 3, max_wait_seconds: int = 10) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        try:
+            return int(retry_after[0]) <= self.max_wait_seconds
+        except (TypeError, ValueError):
+            return True
+
+
+def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
+    """A WebClient that retries short rate limits, 5xx and dropped connections."""
     return WebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            ShortRateLimitRetry(max_retry_count=3, max_wait_seconds=10),
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
@@ -85,12 +103,16 @@ class SlackGateway:
         raise SlackError("conversations.create", "name_taken")
 
     def invite(self, channel_id: str, user_ids: list[str]) -> None:
-        """Invite people; those already there (or the bot itself) are not an error."""
+        """Invite people; those already there (or the bot itself) are not an error.
+
+        Slack's invite is all-or-nothing unless ``force`` is set: one member already
+        in the channel would otherwise keep everyone else out.
+        """
         wanted = [u for u in dict.fromkeys(user_ids) if u]
         if not wanted:
             return
         try:
-            self._call("conversations.invite", channel=channel_id, users=",".join(wanted))
+            self._call("conversations.invite", channel=channel_id, users=",".join(wanted), force=True)
         except SlackError as error:
             if error.code not in {"already_in_channel", "cant_invite_self"}:
                 raise

@@ -49,12 +49,8 @@ class Bot:
         return wait_for(probe, f"INC-{number} to be provisioned")
 
     def replies(self, user: str) -> list[dict]:
-        """Everything sent to ``user`` privately: response_url replies and ephemerals."""
-        sent = [r for r in self.slack.responses() if r.get("user") == user]
-        for channel in self.slack.channels():
-            sent += [m for m in self.slack.messages(channel["id"], include_ephemeral=True)
-                     if m.get("ephemeral") and m.get("user") == user]
-        return sent
+        """Everything sent to ``user`` privately: response_url replies, ephemerals, DMs."""
+        return self.slack.private_replies(user)
 
     def deps(self) -> Deps:
         return build_deps(self.settings, policy=self.policy, engine=self.engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from freezegun import freeze_time
 from sqlmodel import Session
@@ -75,8 +76,11 @@ def test_declare_form_submission(bot):
     assert (incident.severity, incident.category, incident.services, incident.summary) == (
         "SEV1", "code-deploy", [service], "Since the 14:05 deploy")
     assert incident.request_key == f"view:{view['id']}"
+    # The bot is not in #general, so an ephemeral there fails (as in Slack) and the
+    # confirmation arrives as a direct message from the app.
     reply = wait_for(lambda: bot.replies(BOB), "the confirmation")[-1]
-    assert reply["channel"] == GENERAL and reply["text"].startswith("INC-1 is declared")
+    assert reply["channel"].startswith("D") and reply["text"].startswith("INC-1 is declared")
+    assert [c["error"] for c in bot.slack.calls("chat.postEphemeral")] == ["not_in_channel"]
 
 
 def test_declare_form_errors_show_on_the_field(bot):
@@ -154,3 +158,22 @@ def test_healthz(bot):
 
     with urllib.request.urlopen(f"{bot.url}/healthz") as response:
         assert response.status == 200 and json.loads(response.read()) == {"ok": True, "database": "ok"}
+
+
+def test_interrupted_provisioning_is_finished_by_the_worker(bot):
+    from incidentbot import worker
+
+    bot.slack.set_ratelimit("conversations.create", limit=0, retry_after=30)  # longer than the client waits
+    ack = bot.driver.slash_command("Cache cluster down sev1", user=ALICE, channel=GENERAL)
+    assert ack.json["text"].startswith("Declaring INC-1")
+    reply = wait_for(lambda: bot.replies(ALICE), "the 'will retry' reply")[-1]["text"]
+    assert "INC-1 is recorded" in reply and "retry in the background" in reply
+    assert bot.incident(1).provisioned_at is None and bot.incident(1).channel_id is None
+
+    bot.slack.clear_ratelimits()
+    deps = bot.deps()
+    assert worker.reconcile(deps, grace=timedelta(0)) == 1
+    incident = bot.incident(1)
+    assert incident.provisioned_at and bot.slack.channel(incident.channel_id)["pins"] == [incident.card_ts]
+    assert worker.reconcile(deps, grace=timedelta(0)) == 0  # nothing is done twice
+    assert len([c for c in bot.slack.calls("conversations.create") if c["ok"]]) == 1

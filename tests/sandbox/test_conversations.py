@@ -173,3 +173,13 @@ def test_direct_messages(slack: WebClient, server: SandboxServer) -> None:
     assert [m["text"] for m in slack.conversations_history(channel=opened)["messages"]] == ["Your postmortem is due Friday"]
     assert {c["id"] for c in slack.conversations_list(types="im")["channels"]} == {opened}
     assert error_of(slack.conversations_invite, channel=opened, users="U0ERIN")["error"] == "method_not_supported_for_channel_type"
+
+
+def test_tests_can_add_users_and_channels(slack: WebClient, server: SandboxServer) -> None:
+    server.state.add_user("U0FRANK", "frank", real_name="Frank Foster", tz="Australia/Sydney", email="frank@corp.example")
+    frank = slack.users_info(user="U0FRANK")["user"]
+    assert frank["profile"]["email"] == "frank@corp.example" and frank["tz_offset"] in (36_000, 39_600)
+    assert slack.users_lookupByEmail(email="frank@corp.example")["user"]["id"] == "U0FRANK"
+    ops = server.state.add_channel("ops", members=["U0FRANK"], topic="Ops chatter")
+    info = slack.conversations_info(channel=ops.id)["channel"]
+    assert info["name"] == "ops" and info["topic"]["value"] == "Ops chatter" and info["is_member"] is False

@@ -9,6 +9,7 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 from typing import Any, Iterator
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
@@ -301,3 +302,25 @@ def test_bolt_refuses_bad_signatures(driver: SlackDriver) -> None:
 def test_url_verification(driver: SlackDriver) -> None:
     response = driver.url_verification("challenge-123")
     assert response.status == 200 and response.json == {"challenge": "challenge-123"}
+
+
+def test_block_action_inside_a_modal(capture: SimpleNamespace, slack: WebClient, inspect: SandboxClient) -> None:
+    view = slack.views_open(trigger_id=inspect.mint_trigger("U0ALICE"), view=DECLARE_MODAL)["view"]
+    capture.driver.block_action(user="U0ALICE", action_id="value", block_id="severity", value="sev2", view_id=view["id"])
+    payload = json.loads(parse_qs(capture.requests[-1][0].decode())["payload"][0])
+    assert payload["type"] == "block_actions"
+    assert payload["container"] == {"type": "view", "view_id": view["id"]}
+    assert payload["view"]["id"] == view["id"] and "user" not in payload["view"]
+    action = payload["actions"][0]
+    assert (action["type"], action["block_id"], action["selected_option"]["value"]) == ("static_select", "severity", "sev2")
+    assert "response_url" not in payload  # Slack sends none for actions in modals
+
+
+def test_driver_refuses_what_slack_could_not_send(capture: SimpleNamespace, header: tuple[str, str]) -> None:
+    channel, ts = header
+    with pytest.raises(ValueError):
+        capture.driver.block_action(user="U0ALICE", action_id="acknowledge")
+    with pytest.raises(ValueError):
+        capture.driver.message_shortcut("add_to_timeline", user="U0ALICE", channel=channel, message_ts="1.000001")
+    with pytest.raises(ValueError):
+        capture.driver.slash_command("x", user="U0NOBODY", channel=channel)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.request
 from types import SimpleNamespace
 
@@ -158,3 +159,17 @@ def test_json_and_query_string_arguments(server: SandboxServer) -> None:
 def test_only_loopback_addresses() -> None:
     with pytest.raises(ValueError):
         SandboxServer(host="0.0.0.0")
+
+
+def test_serve_forever_blocks_until_stopped_and_seed_can_be_off() -> None:
+    server = SandboxServer(seed=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert [u["id"] for u in SandboxClient(server.url).users()] == ["U0BOT"]
+        assert SandboxClient(server.url).channels() == []
+    finally:
+        server.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    SandboxServer().stop()  # never started: stopping must not hang

@@ -1,0 +1,90 @@
+"""Declaration benchmark: ack latency, time to channel ready, Slack calls per declaration.
+
+Runs the bot's real WSGI app and the sandbox Slack on loopback (as the demo does),
+declares N incidents one after another with signed slash commands, and prints:
+
+- ack latency (slash command → HTTP response), p50/p90/p99/max
+- time to channel ready (slash command → card pinned and announced), p50/p90/p99/max
+- Slack Web API calls per declaration, by method
+
+    python3 -m uv run python benchmarks/declare.py --count 200 [--database-url postgresql+psycopg://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from incidentbot.db import make_engine, migrate
+from incidentbot.models import Incident
+from incidentbot.sandbox.client import SandboxClient
+from incidentbot.sandbox.driver import SlackDriver
+from incidentbot.sandbox.server import SandboxServer
+from incidentbot.settings import load_settings
+from incidentbot.web import LocalServer, create_wsgi_app
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def describe(name: str, seconds: list[float]) -> str:
+    ms = [s * 1000 for s in seconds]
+    return (f"{name:<24} n={len(ms):<5} p50={percentile(ms, 50):7.1f} ms  p90={percentile(ms, 90):7.1f} ms  "
+            f"p99={percentile(ms, 99):7.1f} ms  max={max(ms):7.1f} ms  mean={statistics.fmean(ms):7.1f} ms")
+
+
+def run(count: int, database_url: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp, SandboxServer() as sandbox:
+        url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        migrate(url)
+        settings = load_settings(slack_bot_token="xoxb-sandbox", slack_signing_secret=secrets.token_hex(16),
+                                 slack_api_url=sandbox.api_url, database_url=url, log_level="WARNING")
+        engine = make_engine(url)
+        bot = LocalServer(create_wsgi_app(settings, engine=engine)).start()
+        client = SandboxClient(sandbox.url)
+        driver = SlackDriver(f"{bot.url}/slack/events", settings.slack_signing_secret.get_secret_value(), client)
+        client.clear_calls()
+        with Session(engine) as session:
+            first = (session.exec(select(Incident.number).order_by(Incident.number.desc())).first() or 0) + 1
+        acks, ready = [], []
+        for i in range(count):
+            started = time.perf_counter()
+            response = driver.slash_command(f"Benchmark incident {i} sev3", user="U0ALICE", channel="C0GENERAL")
+            acks.append(time.perf_counter() - started)
+            assert response.status == 200, response.body
+            number = first + i
+            while True:
+                with Session(engine) as session:
+                    done = session.exec(select(Incident.provisioned_at).where(Incident.number == number)).first()
+                if done:
+                    break
+                time.sleep(0.002)
+            ready.append(time.perf_counter() - started)
+        calls = Counter(c["method"] for c in client.calls() if c["method"] != "auth.test")
+        bot.stop()
+        engine.dispose()
+    print(f"database: {engine.dialect.name}; {count} declarations, one at a time, sandbox Slack on loopback")
+    print(describe("ack latency", acks))
+    print(describe("time to channel ready", ready))
+    per = sum(calls.values()) / count
+    print(f"Slack API calls per declaration: {per:.2f} ("
+          + ", ".join(f"{m} {n / count:.2f}" for m, n in sorted(calls.items())) + ")")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    args = parser.parse_args()
+    run(args.count, args.database_url)
+    sys.exit(0)
