@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from incidentbot.models import Incident
 from incidentbot.sandbox.client import SandboxClient
 from incidentbot.sandbox.driver import SlackDriver
 from incidentbot.sandbox.server import SandboxServer
+from incidentbot.sandbox.waiting import wait_for
 from incidentbot.settings import load_settings
 from incidentbot.templating import render
 from incidentbot.transcript import Renderer
@@ -54,7 +54,7 @@ class Demo:
             return session.exec(select(Incident).where(Incident.number == number)).one()
 
     def wait_provisioned(self, number: int) -> Incident:
-        return _wait(lambda: self._provisioned(number), f"INC-{number} to get its channel")
+        return wait_for(lambda: self._provisioned(number), f"INC-{number} to get its channel")
 
     def _provisioned(self, number: int) -> Incident | None:
         with Session(self.engine) as session:
@@ -66,7 +66,7 @@ class Demo:
         def ready() -> list[dict] | None:
             found = self.sandbox.private_replies(user)
             return found if len(found) >= count else None
-        return _wait(ready, f"{count} replies to {user}")
+        return wait_for(ready, f"{count} replies to {user}")
 
     def channel_lines(self, channel_id: str) -> list[str]:
         renderer = self.renderer()
@@ -77,17 +77,6 @@ class Demo:
                 continue
             lines += renderer.message(message)
         return lines
-
-
-def _wait(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Poll until ``probe`` returns something; the bot works after ack(), in the background."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"the demo waited {timeout:.0f}s for {what}")
 
 
 def run_demo(out: TextIO) -> int:
@@ -137,7 +126,7 @@ def _script(demo: Demo, policy) -> None:
 
 def _declare_with_form(demo: Demo, policy) -> None:
     demo.driver.slash_command("", user=BOB, channel=GENERAL)
-    view = _wait(lambda: next((v for v in demo.sandbox.views() if v.get("user") == BOB), None), "the declare form")
+    view = wait_for(lambda: next((v for v in demo.sandbox.views() if v.get("user") == BOB), None), "the declare form")
     form = Renderer([], []).blocks(view["blocks"])
     service = policy.services[0].name if policy.services else None
     values: dict[str, dict[str, object]] = {

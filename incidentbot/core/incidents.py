@@ -103,12 +103,9 @@ def declare(session: Session, policy: Policy, declaration: Declaration) -> tuple
     ``request_key``) returns the incident it made, with ``created`` False, so a
     retried submission never declares twice.
     """
-    if declaration.request_key:
-        existing = session.exec(
-            select(Incident).where(Incident.request_key == declaration.request_key)
-        ).first()
-        if existing is not None:
-            return existing, False
+    existing = _by_request_key(session, declaration.request_key)
+    if existing is not None:
+        return existing, False
     # Two people declaring at once may pick the same next number; the unique
     # index rejects one of them, which then tries the following number.
     for _attempt in range(5):
@@ -117,12 +114,10 @@ def declare(session: Session, policy: Policy, declaration: Declaration) -> tuple
             with session.begin_nested():
                 session.add(incident)
         except IntegrityError:
-            if declaration.request_key:
-                existing = session.exec(
-                    select(Incident).where(Incident.request_key == declaration.request_key)
-                ).first()
-                if existing is not None:
-                    return existing, False
+            # Either the number was taken (try the next) or the same request won a race.
+            existing = _by_request_key(session, declaration.request_key)
+            if existing is not None:
+                return existing, False
             continue
         timeline.record(
             session,
@@ -136,6 +131,12 @@ def declare(session: Session, policy: Policy, declaration: Declaration) -> tuple
         session.flush()
         return incident, True
     raise RuntimeError("could not allocate an incident number after 5 attempts")
+
+
+def _by_request_key(session: Session, key: str | None) -> Incident | None:
+    if not key:
+        return None
+    return session.exec(select(Incident).where(Incident.request_key == key)).first()
 
 
 def _new_incident(session: Session, policy: Policy, declaration: Declaration) -> Incident:
