@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="single process: Socket Mode (no public URL) plus the scheduler")
     run.set_defaults(func=_run)
 
-    worker = sub.add_parser("worker", help="run the scheduler (the reconcile sweep that finishes interrupted Slack setup)")
+    worker = sub.add_parser("worker", help="run the scheduler: nudges in incident channels, and the sweep that finishes interrupted Slack setup")
     worker.set_defaults(func=_worker)
 
     migrate = sub.add_parser("migrate", help="upgrade the database schema (alembic upgrade)")

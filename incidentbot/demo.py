@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from incidentbot.core.policy import load_policy
 from incidentbot.db import make_engine, migrate
+from incidentbot.demo_response import respond_to_incident
 from incidentbot.models import Incident
 from incidentbot.sandbox.client import SandboxClient
 from incidentbot.sandbox.driver import SlackDriver
@@ -33,8 +34,9 @@ GENERAL = "C0GENERAL"
 
 
 class Demo:
-    def __init__(self, sandbox: SandboxClient, driver: SlackDriver, engine) -> None:
+    def __init__(self, sandbox: SandboxClient, driver: SlackDriver, engine, settings, policy) -> None:
         self.sandbox, self.driver, self.engine = sandbox, driver, engine
+        self.settings, self.policy = settings, policy
         self.steps: list[dict[str, Any]] = []
 
     def renderer(self) -> Renderer:
@@ -68,10 +70,31 @@ class Demo:
             return found if len(found) >= count else None
         return wait_for(ready, f"{count} replies to {user}")
 
-    def channel_lines(self, channel_id: str) -> list[str]:
+    def click(self, incident: Incident, action_id: str, user: str) -> None:
+        """Press a button on the incident card as it is in Slack right now."""
+        card = self.sandbox.message(incident.channel_id, incident.card_ts)
+        button = next(e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
+                      if e["action_id"] == action_id)
+        self.driver.block_action(user=user, action_id=action_id, value=button["value"],
+                                 channel=incident.channel_id, message_ts=incident.card_ts)
+
+    def form(self, user: str, callback_id: str) -> dict:
+        return wait_for(lambda: next((v for v in reversed(self.sandbox.views(user=user))
+                                      if v["callback_id"] == callback_id and not v.get("closed")), None),
+                        f"the {callback_id} form")
+
+    def count(self, channel_id: str) -> int:
+        return len(self.sandbox.messages(channel_id))
+
+    def new_lines(self, channel_id: str, since: int, expect: int = 1) -> list[str]:
+        """Rendered messages posted after the first ``since`` ones (waits for ``expect`` of them)."""
+        wait_for(lambda: self.count(channel_id) >= since + expect, f"{expect} new messages in {channel_id}")
+        return self.channel_lines(channel_id, self.sandbox.messages(channel_id)[since:])
+
+    def channel_lines(self, channel_id: str, messages: list[dict] | None = None) -> list[str]:
         renderer = self.renderer()
         lines: list[str] = []
-        for message in self.sandbox.messages(channel_id):
+        for message in messages if messages is not None else self.sandbox.messages(channel_id):
             if message.get("subtype") in {"channel_join", "channel_purpose", "channel_topic"}:
                 lines.append(f"· {renderer.mrkdwn(message.get('text', ''))}")
                 continue
@@ -95,7 +118,7 @@ def run_demo(out: TextIO) -> int:
         try:
             client = SandboxClient(sandbox.url)
             driver = SlackDriver(f"{bot.url}/slack/events", settings.slack_signing_secret.get_secret_value(), client)
-            demo = Demo(client, driver, engine)
+            demo = Demo(client, driver, engine, settings, policy)
             _script(demo, policy)
             out.write(render("demo_transcript.txt.j2", steps=demo.steps, summary=_summary(demo)))
         finally:
@@ -120,13 +143,14 @@ def _script(demo: Demo, policy) -> None:
         ("#incidents:", demo.channel_lines(first.announcement_channel_id)),
     ])
 
+    respond_to_incident(demo, first)
     _declare_with_form(demo, policy)
     _bad_input(demo)
 
 
 def _declare_with_form(demo: Demo, policy) -> None:
     demo.driver.slash_command("", user=BOB, channel=GENERAL)
-    view = wait_for(lambda: next((v for v in demo.sandbox.views() if v.get("user") == BOB), None), "the declare form")
+    view = demo.form(BOB, "declare_incident")
     form = Renderer([], []).blocks(view["blocks"])
     service = policy.services[0].name if policy.services else None
     values: dict[str, dict[str, object]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from incidentbot.timeutil import UTCDateTime, utcnow
@@ -65,6 +65,12 @@ class Incident(SQLModel, table=True):
     created_at: datetime = _ts_now()
     updated_at: datetime = _ts_now()
 
+    # Incremented by every change a responder makes (status, severity, roles, ...), so
+    # the Slack layer can tell that a card or button was rendered from an older state.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    resolution: str | None = None  # the resolution summary given when resolving
+    last_update_at: datetime | None = _ts()  # when the last status update was posted
+
     @property
     def reference(self) -> str:
         return f"INC-{self.number}"
@@ -98,7 +104,13 @@ class RoleAssignment(SQLModel, table=True):
     """Who held a role in an incident, from when to when (handover keeps history)."""
 
     __tablename__ = "role_assignment"
-    __table_args__ = (Index("ix_role_assignment_incident_role", "incident_id", "role"),)
+    __table_args__ = (
+        Index("ix_role_assignment_incident_role", "incident_id", "role"),
+        # One current holder per role: a handover ends the previous assignment first, and
+        # two people taking the lead at the same moment cannot both succeed.
+        Index("uq_role_assignment_current", "incident_id", "role", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", nullable=False)
@@ -107,6 +119,57 @@ class RoleAssignment(SQLModel, table=True):
     assigned_by: str | None = None
     started_at: datetime = _ts_now()
     ended_at: datetime | None = _ts()
+
+
+class StatusUpdate(SQLModel, table=True):
+    """A status update posted to the incident channel (and the announcement thread)."""
+
+    __tablename__ = "status_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", nullable=False, index=True)
+    author: str
+    status: str  # the incident's status id when the update was posted
+    text: str  # what's happening
+    impact: str | None = None  # customer impact
+    next_update_at: datetime | None = _ts()
+    posted_at: datetime = _ts_now()
+    channel_ts: str | None = None
+    announcement_ts: str | None = None
+
+
+class Notification(SQLModel, table=True):
+    """A nudge claimed (and then sent) by a worker.
+
+    ``key`` names one occurrence of a situation ("update overdue since 10:30"); being
+    unique, it makes the nudge exactly-once across worker restarts and several workers.
+    """
+
+    __tablename__ = "notification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", nullable=False, index=True)
+    kind: str
+    key: str = Field(unique=True, max_length=255)
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    claimed_at: datetime = _ts_now()
+    sent_at: datetime | None = _ts()
+    channel_id: str | None = None
+    message_ts: str | None = None
+
+
+class Snooze(SQLModel, table=True):
+    """Someone silenced one kind of nudge for an incident until ``until``."""
+
+    __tablename__ = "snooze"
+    __table_args__ = (Index("ix_snooze_incident_kind", "incident_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", nullable=False)
+    kind: str
+    until: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    snoozed_by: str
+    created_at: datetime = _ts_now()
 
 
 class ProcessedEvent(SQLModel, table=True):

@@ -15,7 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from incidentbot.core import incidents
 from incidentbot.db import session_scope, sweep_lock
-from incidentbot.slack import provisioning
+from incidentbot.slack import nudging, provisioning
 from incidentbot.slack.deps import Deps
 from incidentbot.timeutil import utcnow
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Leave a just-declared incident to the web process that is provisioning it.
 RECONCILE_GRACE = timedelta(minutes=2)
 RECONCILE_EVERY_SECONDS = 60
+NUDGE_EVERY_SECONDS = 60
 
 
 def reconcile(deps: Deps, *, grace: timedelta = RECONCILE_GRACE) -> int:
@@ -45,17 +46,16 @@ def reconcile(deps: Deps, *, grace: timedelta = RECONCILE_GRACE) -> int:
         return done
 
 
+def send_nudges(deps: Deps) -> int:
+    return nudging.send_due(deps)
+
+
 def schedule(scheduler: BaseScheduler, deps: Deps) -> BaseScheduler:
-    scheduler.add_job(
-        reconcile,
-        "interval",
-        seconds=RECONCILE_EVERY_SECONDS,
-        args=[deps],
-        id="reconcile",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=utcnow(),
-    )
+    """The sweeps and how often they wake up; each job looks at the database for
+    what is due, so a missed wake-up (downtime) only delays work, never loses it."""
+    for job, seconds in ((reconcile, RECONCILE_EVERY_SECONDS), (send_nudges, NUDGE_EVERY_SECONDS)):
+        scheduler.add_job(job, "interval", seconds=seconds, args=[deps], id=job.__name__,
+                          coalesce=True, max_instances=1, next_run_time=utcnow())
     return scheduler
 
 

@@ -18,9 +18,15 @@ def test_the_command_the_bot_listens_to_is_the_one_in_the_manifest():
     assert "interactivity:\n    is_enabled: true" in MANIFEST  # buttons and modals post here
 
 
+def test_shortcut_and_events_match_the_listeners():
+    assert f"callback_id: {ids.DECLARE_FROM_MESSAGE}" in MANIFEST
+    events = set(re.findall(r"^\s+- ([a-z_]+)\s", MANIFEST.split("bot_events:", 1)[1], re.MULTILINE))
+    assert events == {"app_home_opened"}
+
+
 def test_scopes_cover_the_web_api_methods_the_gateway_calls():
     gateway = (Path(__file__).resolve().parents[1] / "incidentbot" / "slack" / "gateway.py").read_text()
-    methods = set(re.findall(r'"((?:conversations|chat|pins|views|users)\.[a-zA-Z]+)"', gateway))
+    methods = set(re.findall(r'"((?:conversations|chat|pins|views|users|usergroups)\.[a-zA-Z.]+)"', gateway))
     needs = {
         "conversations.create": {"channels:manage", "groups:write"},
         "conversations.invite": {"channels:manage", "groups:write"},
@@ -30,7 +36,12 @@ def test_scopes_cover_the_web_api_methods_the_gateway_calls():
         "chat.postEphemeral": {"chat:write"},
         "chat.update": {"chat:write"},
         "pins.add": {"pins:write"},
+        "chat.getPermalink": set(),
+        "conversations.members": {"channels:read", "groups:read"},
+        "conversations.info": {"channels:read", "groups:read"},
+        "usergroups.users.list": {"usergroups:read"},
         "views.open": set(),
+        "views.publish": set(),
     }
     scopes = _listed("bot")
     assert methods <= set(needs), f"add the scopes for {methods - set(needs)} to this test and the manifest"

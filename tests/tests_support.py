@@ -20,3 +20,8 @@ def mrkdwn_texts(node: Any) -> list[str]:
         return [t for item in node for t in mrkdwn_texts(item)]
     return []
 
+
+
+def shown(text: str) -> str:
+    """Text as Slack displays it: mrkdwn entities turned back into characters."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -22,3 +22,24 @@ class InvalidInput(DomainError):
 
 class NotFound(DomainError):
     """The thing asked for does not exist (or the user may not see it)."""
+
+
+class AlreadyDone(DomainError):
+    """The incident is already in the state asked for (a double click, a stale card)."""
+
+
+class NotAllowed(DomainError):
+    """The policy reserves this action for others; the message says who may.
+
+    ``action`` is what was refused ("resolve"), ``lead`` the user id of the current
+    lead, so the Slack layer can mention them.
+    """
+
+    def __init__(self, message: str, *, action: str | None = None, lead: str | None = None) -> None:
+        super().__init__(message)
+        self.action = action
+        self.lead = lead
+
+
+class Closed(DomainError):
+    """The incident is closed; it is archived and cannot change any more."""

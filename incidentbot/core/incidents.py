@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -139,6 +139,15 @@ def _by_request_key(session: Session, key: str | None) -> Incident | None:
     return session.exec(select(Incident).where(Incident.request_key == key)).first()
 
 
+def _private_by_default(policy: Policy, category: str | None) -> bool:
+    if not category:
+        return False
+    try:
+        return policy.category(category).private_by_default
+    except KeyError:  # a category the policy no longer has
+        return False
+
+
 def _new_incident(session: Session, policy: Policy, declaration: Declaration) -> Incident:
     now = utcnow()
     number = (session.exec(select(func.max(Incident.number))).one() or 0) + 1
@@ -150,7 +159,9 @@ def _new_incident(session: Session, policy: Policy, declaration: Declaration) ->
         status=policy.initial_status.id,
         category=declaration.category,
         services=list(declaration.services),
-        private=declaration.private,
+        # A category such as "security" keeps the incident out of public channels even
+        # when the declarer forgot to tick Private; the declarer cannot make it public.
+        private=declaration.private or _private_by_default(policy, declaration.category),
         declared_by=declaration.declared_by,
         request_key=declaration.request_key,
         declared_at=now,
@@ -180,6 +191,35 @@ def by_reference(session: Session, reference: str) -> Incident:
 def by_channel(session: Session, channel_id: str) -> Incident | None:
     """The incident whose channel this is, if any."""
     return session.exec(select(Incident).where(Incident.channel_id == channel_id)).first()
+
+
+def is_resolved(policy: Policy, incident: Incident) -> bool:
+    """Whether the incident's status counts as resolved under the policy.
+
+    A status the policy no longer lists (an operator renamed the statuses) falls back
+    to the milestones, so old incidents are neither reopened nor nudged forever.
+    """
+    for status in policy.statuses:
+        if status.id == incident.status:
+            return status.resolved
+    return incident.resolved_at is not None or incident.closed_at is not None
+
+
+def open_incidents(session: Session, policy: Policy) -> list[Incident]:
+    """Incidents not resolved under the policy's statuses, newest first."""
+    known = [status.id for status in policy.statuses]
+    unresolved = [status.id for status in policy.statuses if not status.resolved]
+    query = select(Incident).where(
+        or_(
+            Incident.status.in_(unresolved),
+            and_(
+                Incident.status.not_in(known),
+                Incident.resolved_at == None,  # noqa: E711  (SQL expression)
+                Incident.closed_at == None,  # noqa: E711
+            ),
+        )
+    )
+    return list(session.exec(query.order_by(Incident.number.desc())))
 
 
 def channel_name_for(policy: Policy, incident: Incident) -> str:

@@ -26,6 +26,8 @@ from incidentbot.core.policy_sections import (
     Channels,
     Digest,
     Limits,
+    Nudges,
+    Permissions,
     Role,
     Section,
     Service,
@@ -37,8 +39,8 @@ from incidentbot.core.policy_sections import (
 )
 
 __all__ = [
-    "ActionItemRules", "BusinessHours", "Category", "Channels", "Digest", "Limits", "Policy",
-    "PolicyError", "Role", "Service", "Severity", "Status", "Taxonomy", "TimelineRules",
+    "ActionItemRules", "BusinessHours", "Category", "Channels", "Digest", "Limits", "Nudges",
+    "Permissions", "Policy", "PolicyError", "Role", "Service", "Severity", "Status", "Taxonomy", "TimelineRules",
     "load_policy", "parse_policy",
 ]
 
@@ -112,6 +114,8 @@ class Policy(Section):
     timeline: TimelineRules = Field(default_factory=TimelineRules)
     limits: Limits = Field(default_factory=Limits)
     action_items: ActionItemRules = Field(default_factory=ActionItemRules)
+    permissions: Permissions = Field(default_factory=Permissions)
+    nudges: Nudges = Field(default_factory=Nudges)
 
     @field_validator("timezone")
     @classmethod
@@ -265,8 +269,18 @@ def _check_business_hours(policy: Policy) -> Iterator[Problem]:
         yield "business_hours.days", "lists a day more than once"
 
 
+def _check_permissions(policy: Policy) -> Iterator[Problem]:
+    for key in ("restricted_actions", "privileged_users"):
+        seen: set[str] = set()
+        for index, value in enumerate(getattr(policy.permissions, key)):
+            if value in seen:
+                yield f"permissions.{key}[{index}]", f"lists {value!r} more than once"
+            seen.add(value)
+
+
 _CHECKS: list[Callable[[Policy], Iterable[Problem]]] = [
     _check_severities, _check_statuses, _check_taxonomy, _check_services_and_roles, _check_business_hours,
+    _check_permissions,
 ]
 
 

@@ -25,6 +25,10 @@ _CHANNEL_NAME = re.compile(r"[a-z0-9_-]{1,80}")
 # Public (C...) and private/legacy group (G...) conversation ids.
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 _EMOJI = re.compile(r"[a-z0-9_+'-]+")
+# Slack user ids (U..., or W... on Enterprise Grid) and user group ids (S...).
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+_USERGROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+RESTRICTABLE_ACTIONS = ("downgrade", "resolve", "close")
 
 PLACEHOLDERS = ("date", "number", "slug", "severity")
 # Values used to try a channel-name pattern out at load time, so a broken pattern
@@ -102,6 +106,27 @@ def _emoji(value: object) -> object:
     return value
 
 
+def _user_id(value: object) -> object:
+    value = value.strip().upper() if isinstance(value, str) else value
+    if isinstance(value, str) and not _USER_ID.fullmatch(value):
+        raise ValueError("must be a Slack user id like 'U012ABC' (find it in the person's profile)")
+    return value
+
+
+def _usergroup_id(value: object) -> object:
+    value = value.strip().upper() if isinstance(value, str) else value
+    if isinstance(value, str) and value and not _USERGROUP_ID.fullmatch(value):
+        raise ValueError("must be a Slack user group id like 'S012ABC', or \"\" for none")
+    return value
+
+
+def _action(value: object) -> object:
+    value = value.strip().lower() if isinstance(value, str) else value
+    if isinstance(value, str) and value not in RESTRICTABLE_ACTIONS:
+        raise ValueError(f"must be one of {', '.join(RESTRICTABLE_ACTIONS)}")
+    return value
+
+
 def _name_pattern(value: str) -> str:
     try:
         fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
@@ -135,6 +160,9 @@ ClockTime = Annotated[str, BeforeValidator(_hhmm)]
 Weekday = Annotated[str, BeforeValidator(_weekday)]
 ChannelRef = Annotated[str, BeforeValidator(_channel_ref)]
 NamePattern = Annotated[str, AfterValidator(_name_pattern)]
+UserId = Annotated[str, BeforeValidator(_user_id)]
+UsergroupId = Annotated[str, BeforeValidator(_usergroup_id)]
+Action = Annotated[str, BeforeValidator(_action)]
 
 
 def _clock(value: str) -> dt.time:
@@ -174,6 +202,9 @@ class Category(Section):
     id: Slug
     name: Name
     description: Text = ""
+    # Incidents of this category get a private channel and no public announcement
+    # unless the declarer says otherwise.
+    private_by_default: bool = False
 
 
 def _default_categories() -> list[Category]:
@@ -192,7 +223,8 @@ def _default_categories() -> list[Category]:
         ("automation-tooling", "Automation / tooling", "Scripts, CI/CD or operational tooling misbehaved."),
         ("unknown", "Unknown", "Not classified yet; set a category before the postmortem."),
     ]
-    return [Category(id=i, name=n, description=d) for i, n, d in rows]
+    # Security incidents may concern an unpatched vulnerability: keep them private by default.
+    return [Category(id=i, name=n, description=d, private_by_default=i == "security") for i, n, d in rows]
 
 
 DEFAULT_TAGS = ["cascading-failure", "near-miss", "detected-by-monitoring", "detected-by-customer",
@@ -285,6 +317,21 @@ class Limits(Section):
     # Slack header blocks hold 150 characters and section text 3,000.
     title_max_chars: int = Field(default=120, gt=0, le=150)
     summary_max_chars: int = Field(default=2900, gt=0, le=3000)
+
+
+class Permissions(Section):
+    # Who may do these: the incident's lead, privileged_users, members of privileged_usergroup.
+    # While an incident has no lead, anyone may, so a response is never blocked.
+    restricted_actions: list[Action] = Field(default_factory=lambda: list(RESTRICTABLE_ACTIONS))
+    privileged_users: list[UserId] = Field(default_factory=list)
+    privileged_usergroup: UsergroupId = ""
+
+
+class Nudges(Section):
+    enabled: bool = True
+    no_lead_minutes: int = Field(default=10, gt=0)
+    idle_hours: int = Field(default=4, gt=0)
+    snooze_minutes: int = Field(default=60, gt=0)
 
 
 class ActionItemRules(Section):

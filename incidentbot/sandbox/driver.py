@@ -42,6 +42,9 @@ class DriverResponse:
     body: str
     json: dict | None
     headers: dict
+    # What was sent, so a test can deliver the very same request again (replay).
+    request_body: bytes = b""
+    request_type: str = ""
 
 
 def _decode(body: str) -> dict | None:
@@ -103,9 +106,15 @@ class SlackDriver:
         request = urllib.request.Request(self.bot_url, data=body, method="POST", headers=request_headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return self._response(response.status, response.read(), dict(response.headers))
+                answer = self._response(response.status, response.read(), dict(response.headers))
         except urllib.error.HTTPError as exc:
-            return self._response(exc.code, exc.read(), dict(exc.headers))
+            answer = self._response(exc.code, exc.read(), dict(exc.headers))
+        answer.request_body, answer.request_type = body, content_type
+        return answer
+
+    def replay(self, previous: DriverResponse, **signing: Unpack[Signing]) -> DriverResponse:
+        """Deliver a request again, byte for byte (freshly signed): a duplicate delivery."""
+        return self.send(previous.request_body, previous.request_type, **signing)
 
     @staticmethod
     def _response(status: int, raw: bytes, headers: dict) -> DriverResponse:

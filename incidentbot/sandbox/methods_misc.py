@@ -105,7 +105,15 @@ def files_complete_upload_external(state: SandboxState, args: Args) -> dict:
     return {"files": files}
 
 
+def usergroups_users_list(state: SandboxState, args: Args) -> dict:
+    group = state.usergroups.get(args.text("usergroup") or "")
+    if group is None:
+        raise SlackError("no_such_subteam")
+    return {"users": list(group["users"])}
+
+
 METHODS = {
+    "usergroups.users.list": usergroups_users_list,
     "auth.test": auth_test,
     "team.info": team_info,
     "users.info": users_info,

@@ -81,6 +81,11 @@ def seed_workspace(state: "SandboxState", *, humans: bool) -> None:
         "general", channel_id=GENERAL_ID, members=members, creator="U0ALICE",
         purpose="Company-wide announcements", is_general=True,
     )
+    # A user group of people who may always downgrade, resolve and close.
+    state.usergroups["S0COMMANDERS"] = {
+        "id": "S0COMMANDERS", "team_id": "T0SANDBOX", "handle": "incident-commanders",
+        "name": "Incident commanders", "users": ["U0CAROL"], "user_count": 1,
+    }
     state.add_channel(
         "incidents", channel_id=INCIDENTS_ID, members=members, creator="U0ALICE",
         purpose="Incident announcements",

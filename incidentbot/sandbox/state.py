@@ -150,6 +150,8 @@ class SandboxState:
         """Forget everything and, when seeding is on, rebuild the seeded workspace."""
         with self.lock:
             self.users: dict[str, dict] = {}
+            # User groups (usergroups.*): id -> {"id", "handle", "name", "users": [...]}
+            self.usergroups: dict[str, dict] = {}
             self.channels: dict[str, Channel] = {}
             self.ephemerals: list[dict] = []
             self.views: dict[str, dict] = {}

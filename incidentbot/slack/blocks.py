@@ -7,13 +7,14 @@ parsed by Slack, so they only need to fit their length limits.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from incidentbot.core.policy import Policy
 from incidentbot.models import Incident
 from incidentbot.slack import ids
 from incidentbot.slack.mrkdwn import channel, escape, truncate, user
-from incidentbot.slack.parsing import QUICK_DECLARE, USAGE
+from incidentbot.slack.parsing import IN_CHANNEL, QUICK_DECLARE, USAGE
 
 Block = dict[str, Any]
 
@@ -24,11 +25,11 @@ SECTION_MAX = 3000
 OPTION_MAX = 75
 
 
-def _plain(text: str, limit: int | None = None) -> dict[str, Any]:
+def plain(text: str, limit: int | None = None) -> dict[str, Any]:
     return {"type": "plain_text", "text": truncate(text, limit) if limit else text, "emoji": True}
 
 
-def _section(text: str) -> Block:
+def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
 
 
@@ -41,27 +42,60 @@ def status_label(policy: Policy, status_id: str) -> str:
     return policy.status(status_id).name
 
 
-def incident_card(policy: Policy, incident: Incident, lead: str | None = None) -> tuple[str, list[Block]]:
-    """The pinned card at the top of the incident channel: (fallback text, blocks)."""
+def incident_card(policy: Policy, incident: Incident, holders: dict[str, str] | None = None) -> tuple[str, list[Block]]:
+    """The pinned card at the top of the incident channel: (fallback text, blocks).
+
+    ``holders`` maps role id → user id (core.roles.holders). Buttons are shown
+    until the incident is resolved; their values carry the incident's revision.
+    """
+    holders = holders or {}
+    lead_role = policy.lead_role
     fields = [
         f"*Severity*\n{escape(severity_label(policy, incident.severity))}",
         f"*Status*\n{escape(status_label(policy, incident.status))}",
-        f"*Lead*\n{user(lead)}",
+        f"*{escape(lead_role.name)}*\n{user(holders.get(lead_role.id))}",
         f"*Declared by*\n{user(incident.declared_by)}",
     ]
+    fields += [f"*{escape(role.name)}*\n{user(holders[role.id])}" for role in policy.roles
+               if role.id != lead_role.id and role.id in holders]
     if incident.category:
         fields.append(f"*Category*\n{escape(policy.category(incident.category).name)}")
     if incident.services:
         fields.append(f"*Services*\n{escape(', '.join(incident.services))}")
     blocks: list[Block] = [
-        {"type": "header", "text": _plain(f"{incident.reference}: {incident.title}", HEADER_MAX)},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        {"type": "header", "text": plain(f"{'🔒 ' if incident.private else ''}{incident.reference}: {incident.title}", HEADER_MAX)},
+        # Slack allows 10 fields per section.
+        *({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields[i:i + 10]]}
+          for i in range(0, len(fields), 10)),
     ]
     if incident.summary:
-        blocks.append(_section(f"*Summary*\n{escape(incident.summary)}"))
-    blocks.append(_declared_context(policy, incident))
+        blocks.append(section(f"*Summary*\n{escape(incident.summary)}"))
+    if incident.resolution:
+        blocks.append(section(f"*Resolution*\n{escape(incident.resolution)}"))
+    blocks.append(_milestones_context(policy, incident))
+    if not incident.resolved_at:
+        blocks.append(card_buttons(incident))
     text = f"{incident.reference}: {escape(incident.title)} ({incident.severity}, {status_label(policy, incident.status)})"
     return text, blocks
+
+
+def card_buttons(incident: Incident) -> Block:
+    value = f"{incident.id}:{incident.revision}"
+    buttons = [
+        (ids.ACK, "Acknowledge", None) if not incident.acknowledged_at else None,
+        (ids.TAKE_LEAD, "I'm the lead", None),
+        (ids.OPEN_UPDATE, "Post update", "primary"),
+        (ids.OPEN_SEVERITY, "Change severity", None),
+        (ids.MITIGATE, "Mitigated", None) if not incident.mitigated_at else None,
+        (ids.OPEN_RESOLVE, "Resolve", "danger"),
+    ]
+    elements = []
+    for action_id, label, style in filter(None, buttons):
+        button = {"type": "button", "action_id": action_id, "text": plain(label), "value": value}
+        if style:
+            button["style"] = style
+        elements.append(button)
+    return {"type": "actions", "block_id": "incident_card_actions", "elements": elements}
 
 
 def announcement(policy: Policy, incident: Incident) -> tuple[str, list[Block]]:
@@ -72,9 +106,9 @@ def announcement(policy: Policy, incident: Incident) -> tuple[str, list[Block]]:
         f"{escape(status_label(policy, incident.status))} · "
         f"declared by {user(incident.declared_by)}"
     )
-    blocks: list[Block] = [_section(headline)]
+    blocks: list[Block] = [section(headline)]
     if incident.summary:
-        blocks.append(_section(escape(incident.summary)))
+        blocks.append(section(escape(incident.summary)))
     blocks.append(
         {
             "type": "context",
@@ -95,11 +129,19 @@ def declaring_ack(incident: Incident) -> str:
     return f"Declaring {incident.reference}: {escape(incident.title)} ({incident.severity}). Opening a channel…"
 
 
-def help_blocks() -> list[Block]:
-    lines = [f"`{QUICK_DECLARE[0]}`  {QUICK_DECLARE[1]}"]
-    lines += [f"`{syntax}`  {what}" for syntax, what in USAGE.values()]
+def help_blocks(in_incident_channel: bool = False) -> list[Block]:
+    """The syntax of every subcommand; in an incident channel its commands come first."""
+    def lines(names) -> str:
+        return "\n".join(f"`{escape(USAGE[n][0])}`  {USAGE[n][1]}" for n in names)
+
+    anywhere = [n for n in USAGE if n not in IN_CHANNEL]
+    declare = f"`{escape(QUICK_DECLARE[0])}`  {QUICK_DECLARE[1]}\n" + lines(anywhere)
+    channel_part = "*In an incident channel*\n" + lines([n for n in USAGE if n in IN_CHANNEL])
+    parts = [channel_part, "*Anywhere*\n" + declare] if in_incident_channel else [
+        "*Anywhere*\n" + declare, channel_part]
     return [
-        _section("*incidentbot*: declare and run incidents from Slack.\n" + "\n".join(lines)),
+        section("*incidentbot*: declare and run incidents from Slack."),
+        *(section(part) for part in parts),
         {
             "type": "context",
             "elements": [{"type": "mrkdwn", "text": "Severity words: sev1 (most severe) to sev4. Example: `/incident API errors on checkout sev2`"}],
@@ -108,73 +150,76 @@ def help_blocks() -> list[Block]:
 
 
 def help_text() -> str:
-    return "incidentbot commands: " + "; ".join(syntax for syntax, _ in [QUICK_DECLARE, *USAGE.values()])
+    return "incidentbot commands: " + escape("; ".join(syntax for syntax, _ in [QUICK_DECLARE, *USAGE.values()]))
 
 
-def error_blocks(message: str) -> list[Block]:
-    return [_section(f":warning: {message}"), *help_blocks()[1:]]
+def error_blocks(message: str, note: str = "") -> list[Block]:
+    """A refusal: the plain-text ``message`` (escaped here), an optional mrkdwn
+    ``note`` (e.g. the incident's current state), and the severity-words hint."""
+    return [section(f":warning: {escape(message)}{' ' + note if note else ''}"), help_blocks()[-1]]
 
 
-def _option(value: str, label: str, description: str | None = None) -> dict[str, Any]:
-    option: dict[str, Any] = {"text": _plain(label, OPTION_MAX), "value": value}
-    if description:
-        option["description"] = _plain(description, OPTION_MAX)
-    return option
+def when(moment: datetime, policy: Policy) -> str:
+    """A time every reader sees in their own timezone; the fallback is the org's."""
+    fallback = moment.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M %Z")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def declare_modal(policy: Policy, *, title: str = "", private_metadata: str = "") -> dict[str, Any]:
-    """The form behind ``/incident`` with no arguments."""
-    severities = [_option(s.id, f"{s.id} · {s.name}", s.description) for s in policy.severities]
-    default = next(o for o in severities if o["value"] == policy.default_severity)
-    categories = [_option(c.id, c.name, c.description) for c in policy.taxonomy.categories][:100]
-    services = [_option(s.name, s.name, f"Team: {s.team}") for s in policy.services][:100]
-    blocks: list[Block] = [
-        _input(ids.DECLARE_TITLE, "Title", {
-            "type": "plain_text_input", "max_length": policy.limits.title_max_chars,
-            "placeholder": _plain("What is broken, for whom?"), **({"initial_value": title} if title else {}),
-        }),
-        _input(ids.DECLARE_SEVERITY, "Severity", {
-            "type": "static_select", "options": severities, "initial_option": default,
-        }),
-        _input(ids.DECLARE_CATEGORY, "Category", {
-            "type": "static_select", "options": categories, "placeholder": _plain("What changed? (optional)"),
-        }, optional=True),
-    ]
-    if services:
-        blocks.append(_input(ids.DECLARE_SERVICES, "Affected services", {
-            "type": "multi_static_select", "options": services, "placeholder": _plain("Pick services"),
-        }, optional=True))
-    blocks.append(_input(ids.DECLARE_SUMMARY, "Summary", {
-        "type": "plain_text_input", "multiline": True, "max_length": policy.limits.summary_max_chars,
-        "placeholder": _plain("What do we know so far? (optional)"),
-    }, optional=True))
-    return {
-        "type": "modal",
-        "callback_id": ids.DECLARE_VIEW,
-        "title": _plain("Declare an incident"),
-        "submit": _plain("Declare"),
-        "close": _plain("Cancel"),
-        "private_metadata": private_metadata,
-        "blocks": blocks,
-    }
+def _milestones_context(policy: Policy, incident: Incident) -> Block:
+    reached = [("Declared", incident.declared_at), ("Acknowledged", incident.acknowledged_at),
+               ("Mitigated", incident.mitigated_at), ("Resolved", incident.resolved_at),
+               ("Closed", incident.closed_at)]
+    text = " · ".join(f"{label} {when(moment, policy)}" for label, moment in reached if moment)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False) -> Block:
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "optional": optional,
-        "label": _plain(label),
-        "element": {"action_id": block_id, **element},
-    }
+# Lines posted in the incident channel (and the announcement thread) for each change.
+_CHANGE_LINES = {
+    "acknowledged": ":eyes: {actor} acknowledged the incident.",
+    "status_changed": ":arrows_counterclockwise: {actor} set the status to *{after}* (was {before}).",
+    "severity_changed": ":rotating_light: {actor} changed the severity to *{after}* (was {before}).",
+    "role_assigned": ":bust_in_silhouette: {holder} has the *{role}* role ({how}{handover}).",
+    "mitigated": ":adhesive_bandage: {actor} marked the impact as mitigated.",
+    "resolved": ":white_check_mark: {actor} resolved the incident.",
+    "closed": ":lock: {actor} closed the incident.",
+    "summary_changed": ":memo: {actor} updated the summary.",
+}
 
 
-def _declared_context(policy: Policy, incident: Incident) -> Block:
-    local = incident.declared_at.astimezone(policy.tz)
-    # <!date> renders in each reader's own timezone; the fallback is the org's.
-    epoch = int(incident.declared_at.timestamp())
-    fallback = local.strftime("%Y-%m-%d %H:%M %Z")
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"Declared <!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"}],
-    }
+def change_line(policy: Policy, change) -> str:
+    """One short mrkdwn line saying what changed, by whom (for core.changes.Change)."""
+    values = {"actor": user(change.actor), "before": change.before or "", "after": change.after or ""}
+    if change.kind == "status_changed":
+        values.update(before=escape(status_label(policy, change.before)), after=escape(status_label(policy, change.after)))
+    elif change.kind == "severity_changed":
+        values["after"] = escape(severity_label(policy, change.after))
+    elif change.kind == "role_assigned":
+        role = policy.role(change.detail)
+        values.update(holder=user(change.after), role=escape(role.name),
+                      how="took it" if change.actor == change.after else f"assigned by {user(change.actor)}",
+                      handover=f"; handed over from {user(change.before)}" if change.before else "")
+    line = _CHANGE_LINES.get(change.kind, "{actor}: " + change.kind.replace("_", " ")).format(**values)
+    if change.kind == "severity_changed" and change.detail:
+        line += f" Reason: {escape(change.detail)}"
+    quoted = change.detail if change.kind == "resolved" else change.after if change.kind == "summary_changed" else None
+    if quoted:
+        line += "\n" + quote(quoted)
+    return line
+
+
+def quote(text: str) -> str:
+    """User text as a mrkdwn block quote, every line escaped and quoted."""
+    return "\n".join(f">{line}" for line in escape(text).splitlines())
+
+
+def update_message(policy: Policy, incident: Incident, update) -> tuple[str, list[Block]]:
+    """A status update as posted in the channel and under the announcement."""
+    head = (f":loudspeaker: *Update on {incident.reference}* · {escape(status_label(policy, update.status))} · "
+            f"{escape(severity_label(policy, incident.severity))} · by {user(update.author)}")
+    blocks: list[Block] = [section(head), section(escape(update.text))]
+    if update.impact:
+        blocks.append(section(f"*Customer impact*\n{escape(update.impact)}"))
+    if update.next_update_at:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"Next update by {when(update.next_update_at, policy)}"}]})
+    return f"Update on {incident.reference}: {escape(truncate(update.text, 200))}", blocks

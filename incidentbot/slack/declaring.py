@@ -53,3 +53,32 @@ def open_channel(deps: Deps, incident: Incident, reply: Reply) -> None:
     if outcome.problems:
         message += "\n" + "\n".join(f":warning: {p}" for p in outcome.problems)
     reply(message)
+
+
+def convert(deps: Deps, declaration: Declaration, channel_id: str, channel_name: str, reply: Reply) -> None:
+    """``/incident convert``: the channel it was typed in becomes the incident channel.
+
+    No channel is created and its history stays. The bot must be able to post
+    there, which is checked before anything is stored: it joins a public channel
+    by itself; a private one has to invite it.
+    """
+    try:
+        deps.gateway.join(channel_id)
+    except SlackError as error:
+        # A private channel can't be joined; it is fine if the bot was invited.
+        invited = error.code == "method_not_supported_for_channel_type" and deps.gateway.can_see(channel_id)
+        if not invited:
+            reply("I can't post in this channel. Invite me first (`/invite @incidentbot`), "
+                  "then run `/incident convert` again. Nothing was declared.")
+            return
+    try:
+        incident, created = store(deps, declaration)
+    except Exception:
+        log.exception("could not store a declaration")
+        reply("I could not record the incident: the database is not answering. Nothing was declared.")
+        return
+    if not created:
+        return
+    with session_scope(deps.engine) as session:
+        incidents.attach_channel(session, incidents.get(session, incident.id), channel_id, channel_name)
+    open_channel(deps, incident, reply)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from typing import Any
 
 from slack_sdk import WebClient
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 MAX_NAME_ATTEMPTS = 20
+GROUP_CACHE_SECONDS = 300
 
 
 class SlackError(Exception):
@@ -78,6 +80,7 @@ class SlackGateway:
     def __init__(self, client: WebClient) -> None:
         self.client = client
         self._channel_ids: dict[str, str] = {}
+        self._groups: dict[str, tuple[float, set[str]]] = {}
         self._lock = threading.Lock()
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
@@ -119,6 +122,38 @@ class SlackGateway:
 
     def join(self, channel_id: str) -> None:
         self._call("conversations.join", channel=channel_id)
+
+    def can_see(self, channel_id: str) -> bool:
+        """Whether the bot is in (or may read) the channel; private ones answer channel_not_found."""
+        try:
+            return bool(self._call("conversations.info", channel=channel_id)["channel"].get("is_member", True))
+        except SlackError:
+            return False
+
+    def members(self, channel_id: str) -> set[str]:
+        """Everyone in a channel (paged). Private incidents are visible to these people."""
+        found: set[str] = set()
+        cursor = None
+        while True:
+            data = self._call("conversations.members", channel=channel_id, limit=999,
+                              **({"cursor": cursor} if cursor else {}))
+            found.update(data.get("members", []))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return found
+
+    def usergroup_members(self, usergroup_id: str) -> set[str]:
+        """Members of a Slack user group, cached for a few minutes (checked on every
+        restricted action, and group changes are rare)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._groups.get(usergroup_id)
+        if cached and now - cached[0] < GROUP_CACHE_SECONDS:
+            return cached[1]
+        members = set(self._call("usergroups.users.list", usergroup=usergroup_id).get("users", []))
+        with self._lock:
+            self._groups[usergroup_id] = (now, members)
+        return members
 
     def resolve_channel(self, name_or_id: str) -> str:
         """A channel id for a configured channel name (cached; IDs pass through)."""
@@ -173,6 +208,13 @@ class SlackGateway:
             if error.code != "already_pinned":
                 raise
 
+    def permalink(self, channel_id: str, ts: str) -> str | None:
+        """A link to a message, or None when Slack can't give one (the link is a nicety)."""
+        try:
+            return str(self._call("chat.getPermalink", channel=channel_id, message_ts=ts)["permalink"])
+        except SlackError:
+            return None
+
     def post_ephemeral(self, channel_id: str, user_id: str, text: str,
                        blocks: list[dict[str, Any]] | None = None) -> None:
         self._call("chat.postEphemeral", channel=channel_id, user=user_id, text=text, blocks=blocks)
@@ -181,3 +223,6 @@ class SlackGateway:
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> str:
         return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        self._call("views.publish", user_id=user_id, view=view)

@@ -14,3 +14,31 @@ DECLARE_CATEGORY = "category"
 DECLARE_SERVICES = "services"
 DECLARE_SUMMARY = "summary"
 
+DECLARE_PRIVATE = "private"
+
+# Buttons on the incident card. Their value is "<incident id>:<revision>", so a click
+# on an old card can be recognised and answered with the current state.
+ACK = "incident_ack"
+TAKE_LEAD = "incident_take_lead"
+OPEN_UPDATE = "incident_open_update"
+OPEN_SEVERITY = "incident_open_severity"
+MITIGATE = "incident_mitigate"
+OPEN_RESOLVE = "incident_open_resolve"
+SNOOZE = "nudge_snooze"
+
+# Modals opened from the card or from subcommands; private_metadata carries the incident id.
+UPDATE_VIEW = "incident_update"
+UPDATE_STATUS = "status"
+UPDATE_TEXT = "text"
+UPDATE_IMPACT = "impact"
+UPDATE_NEXT = "next_update"
+
+SEVERITY_VIEW = "incident_severity"
+SEVERITY_VALUE = "severity"
+SEVERITY_REASON = "reason"
+
+RESOLVE_VIEW = "incident_resolve"
+RESOLVE_SUMMARY = "summary"
+
+# Message shortcut: declare an incident from a message.
+DECLARE_FROM_MESSAGE = "declare_incident_from_message"

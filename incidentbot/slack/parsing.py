@@ -9,14 +9,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from incidentbot.slack.mrkdwn import escape, truncate
+from incidentbot.slack.mrkdwn import truncate
 
-# What works today, with the syntax shown in help and in error messages.
+# Every subcommand with its syntax and what it does, as help and error messages show it.
+# "channel" subcommands work inside an incident channel; "anywhere" ones work everywhere.
 USAGE: dict[str, tuple[str, str]] = {
     "declare": ("/incident declare <title> [sev1..sev4]", "Declare an incident and open its channel."),
-    "form": ("/incident", "Open the declare form (title, severity, category, services, summary)."),
+    "form": ("/incident", "Open the declare form (title, severity, category, services, summary, private)."),
+    "list": ("/incident list", "Open incidents you can see, newest first."),
     "help": ("/incident help", "Show this help."),
+    "convert": ("/incident convert <title> [sev1..sev4]", "Make the current channel an incident channel (no new channel)."),
+    "ack": ("/incident ack", "Acknowledge the incident."),
+    "lead": ("/incident lead [@person]", "Make someone (or yourself) the incident lead."),
+    "role": ("/incident role <role> @person", "Give someone a role (lead, comms, scribe…)."),
+    "update": ("/incident update [text]", "Post a status update (no text opens the form)."),
+    "status": ("/incident status <status>", "Change the status (investigating, identified, monitoring…)."),
+    "sev": ("/incident sev <1-4> [reason]", "Change the severity; lowering it needs a reason."),
+    "mitigate": ("/incident mitigate", "Mark the impact as mitigated."),
+    "resolve": ("/incident resolve [summary]", "Resolve the incident (no summary opens the form)."),
+    "close": ("/incident close", "Close a resolved incident."),
+    "summary": ("/incident summary <text>", "Replace the incident summary."),
 }
+IN_CHANNEL = frozenset({"ack", "lead", "role", "update", "status", "sev", "mitigate", "resolve", "close", "summary"})
 QUICK_DECLARE = ("/incident <title> [sev1..sev4]", "Declare with the default severity, or the one given.")
 
 # Words that are (or will be) subcommands. They are never read as the first word of
@@ -25,7 +39,7 @@ RESERVED = frozenset(
     {
         "declare", "help", "status", "update", "sev", "severity", "lead", "role", "ack",
         "mitigate", "resolve", "note", "action", "actions", "timeline", "postmortem",
-        "list", "backlog", "digest", "summary",
+        "list", "backlog", "digest", "summary", "close", "convert",
     }
 )
 _HELP_WORDS = frozenset({"help", "?", "-h", "--help", "h"})
@@ -33,12 +47,12 @@ _SEVERITY = re.compile(r"^sev[-_ ]?(\d)$", re.IGNORECASE)
 
 
 class CommandError(Exception):
-    """The text is not a command we understand; the message shows the right syntax."""
+    """The text is not a command we understand; the message (plain text) shows the right syntax."""
 
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # "declare", "form", "help", or a reserved word not handled here
+    name: str  # "declare", "convert", "form", "help", or another key of USAGE / RESERVED
     title: str = ""
     severity: str | None = None
     rest: str = ""
@@ -51,11 +65,11 @@ def parse(text: str | None) -> Command:
     first = words[0].lower()
     if first in _HELP_WORDS:
         return Command("help")
-    if first == "declare":
+    if first in ("declare", "convert"):
         title, severity = _title_and_severity(words[1:])
         if not title:
-            raise CommandError(f"Give the incident a title: `{USAGE['declare'][0]}`.")
-        return Command("declare", title=title, severity=severity)
+            raise CommandError(f"Give the incident a title: `{USAGE[first][0]}`.")
+        return Command(first, title=title, severity=severity)
     if first in RESERVED:
         return Command(first, rest=" ".join(words[1:]))
     suggestion = _near_subcommand(first, len(words))
@@ -113,5 +127,23 @@ def _distance(a: str, b: str) -> int:
 
 
 def _code_safe(text: str) -> str:
-    """User text shown inside `code`: escaped and without backticks that would end it."""
-    return escape(truncate(text.replace("`", "'"), 200))
+    """User text quoted inside `code`: without backticks that would end it, and short.
+
+    Messages are plain text; whoever puts them into mrkdwn escapes them.
+    """
+    return truncate(text.replace("`", "'"), 200)
+
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def mentions(text: str) -> tuple[list[str], str]:
+    """User ids mentioned as Slack sends them (``<@U123|alice>``) and the rest of the text."""
+    ids = _MENTION.findall(text or "")
+    rest = " ".join(_MENTION.sub(" ", text or "").split())
+    return ids, rest
+
+
+def unescape(text: str) -> str:
+    """Slack sends ``&``, ``<`` and ``>`` typed by people as entities; store them as typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from incidentbot.core.policy import Policy, PolicyError, load_policy, parse_policy
+from incidentbot.core.policy import Category, Policy, PolicyError, load_policy, parse_policy
 from incidentbot.errors import ConfigError
 
 SHIPPED_TEXT = resources.files("incidentbot").joinpath("incidentbot.toml").read_text(encoding="utf-8")
@@ -91,12 +91,32 @@ def test_shipped_services_roles_and_schedules(policy):
 def test_shipped_file_spells_out_every_key():
     data = tomllib.loads(SHIPPED_TEXT)
     assert set(data) == set(Policy.model_fields)
-    for section in ("taxonomy", "channels", "digest", "business_hours", "timeline", "limits", "action_items"):
+    for section in ("taxonomy", "channels", "digest", "business_hours", "timeline", "limits", "action_items",
+                    "permissions", "nudges"):
         assert set(data[section]) == set(Policy.model_fields[section].annotation.model_fields), section
     for section in ("severities", "statuses", "roles", "services"):
         (item_model,) = get_args(Policy.model_fields[section].annotation)
         for entry in data[section]:
             assert set(entry) == set(item_model.model_fields), (section, entry)
+    for entry in data["taxonomy"]["categories"]:
+        assert set(entry) == set(Category.model_fields), entry
+
+
+def test_shipped_permissions_and_nudges(policy):
+    assert policy.permissions.restricted_actions == ["downgrade", "resolve", "close"]
+    assert (policy.permissions.privileged_users, policy.permissions.privileged_usergroup) == ([], "")
+    nudges = policy.nudges
+    assert (nudges.enabled, nudges.no_lead_minutes, nudges.idle_hours, nudges.snooze_minutes) == (True, 10, 4, 60)
+    assert [c.id for c in policy.taxonomy.categories if c.private_by_default] == ["security"]
+
+
+def test_permissions_accept_ids_in_any_case():
+    policy = parse_policy('[permissions]\nrestricted_actions = ["Resolve"]\nprivileged_users = ["u012abc", "W0XYZ"]\n'
+                          'privileged_usergroup = "s0123"\n[nudges]\nenabled = false\n')
+    assert policy.permissions.restricted_actions == ["resolve"]
+    assert policy.permissions.privileged_users == ["U012ABC", "W0XYZ"]
+    assert policy.permissions.privileged_usergroup == "S0123"
+    assert policy.nudges.enabled is False and policy.nudges.idle_hours == 4
 
 
 # --- lookups -------------------------------------------------------------------------------
@@ -236,6 +256,37 @@ BROKEN = {
     ),
     "wrong type": ('[limits]\ntitle_max_chars = "long"', "limits.title_max_chars: must be an integer (got 'long')"),
     "section not a table": ('digest = "monday"', "policy.toml: digest: must be a table (got 'monday')"),
+    "unknown restricted action": (
+        '[permissions]\nrestricted_actions = ["resolve", "delete"]',
+        "policy.toml: permissions.restricted_actions[1]: must be one of downgrade, resolve, close (got 'delete')",
+    ),
+    "restricted action twice": (
+        '[permissions]\nrestricted_actions = ["close", "close"]',
+        "policy.toml: permissions.restricted_actions[1]: lists 'close' more than once",
+    ),
+    "privileged user not a user id": (
+        '[permissions]\nprivileged_users = ["@alice"]',
+        "policy.toml: permissions.privileged_users[0]: must be a Slack user id like 'U012ABC'",
+    ),
+    "privileged user twice": (
+        '[permissions]\nprivileged_users = ["U012ABC", "u012abc"]',
+        "policy.toml: permissions.privileged_users[1]: lists 'U012ABC' more than once",
+    ),
+    "usergroup not a group id": (
+        '[permissions]\nprivileged_usergroup = "incident-managers"',
+        "policy.toml: permissions.privileged_usergroup: must be a Slack user group id like 'S012ABC'",
+    ),
+    "zero idle hours": ("[nudges]\nidle_hours = 0", "policy.toml: nudges.idle_hours: must be greater than 0 (got 0)"),
+    "negative no-lead minutes": (
+        "[nudges]\nno_lead_minutes = -1", "policy.toml: nudges.no_lead_minutes: must be greater than 0 (got -1)",
+    ),
+    "snooze typo": (
+        "[nudges]\nsnoze_minutes = 5", "nudges.snoze_minutes: unknown key (did you mean 'snooze_minutes'?)",
+    ),
+    "private flag not a boolean": (
+        '[taxonomy]\n[[taxonomy.categories]]\nid = "unknown"\nname = "Unknown"\nprivate_by_default = "perhaps"',
+        "taxonomy.categories[0].private_by_default: must be true or false (got 'perhaps')",
+    ),
 }
 
 

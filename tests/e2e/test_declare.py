@@ -94,7 +94,7 @@ def test_declare_form_errors_show_on_the_field(bot):
 
 def test_help_unknown_and_typos_answer_privately(bot):
     help_ack = bot.driver.slash_command("help", user=CAROL, channel=GENERAL)
-    assert "/incident declare <title> [sev1..sev4]" in json.dumps(help_ack.json)
+    assert "/incident declare &lt;title&gt; [sev1..sev4]" in json.dumps(help_ack.json)  # escaped: Slack would read <title> as a link
     typo = bot.driver.slash_command("stauts", user=CAROL, channel=GENERAL)
     assert typo.json["response_type"] == "ephemeral" and "Did you mean `/incident status`?" in typo.json["text"]
     later = bot.driver.slash_command("timeline", user=CAROL, channel=GENERAL)

@@ -2,7 +2,7 @@ import json
 
 from incidentbot.core.policy import load_policy
 from incidentbot.models import Incident
-from incidentbot.slack import blocks
+from incidentbot.slack import blocks, modals
 from incidentbot.timeutil import utcnow
 from tests_support import mrkdwn_texts
 
@@ -10,7 +10,7 @@ POLICY = load_policy()
 
 
 def incident(**kwargs) -> Incident:
-    defaults = dict(id=1, number=12, title="API <!channel> down & out", severity="SEV1", status="investigating",
+    defaults = dict(id=1, number=12, revision=3, title="API <!channel> down & out", severity="SEV1", status="investigating",
                     declared_by="U0ALICE", declared_at=utcnow(), channel_id="C123", channel_name="inc-x")
     return Incident(**{**defaults, **kwargs})
 
@@ -38,9 +38,12 @@ def test_announcement_links_the_channel():
 
 
 def test_declare_modal_respects_block_kit_limits():
-    view = blocks.declare_modal(POLICY, private_metadata=json.dumps({"channel": "C1"}))
+    view = modals.declare_modal(POLICY, channel="C1")
+    assert json.loads(view["private_metadata"]) == {"channel": "C1"}
     assert len(view["title"]["text"]) <= 24 and len(view["blocks"]) <= 100
     for block in view["blocks"]:
+        if block["type"] != "input":
+            continue
         for option in block["element"].get("options", []):
             assert len(option["text"]["text"]) <= 75
             assert len(option.get("description", {}).get("text", "")) <= 75
@@ -49,4 +52,29 @@ def test_declare_modal_respects_block_kit_limits():
 
 
 def test_help_lists_the_syntax():
-    assert "/incident declare <title> [sev1..sev4]" in json.dumps(blocks.help_blocks())
+    assert "/incident declare &lt;title&gt; [sev1..sev4]" in json.dumps(blocks.help_blocks())  # escaped mrkdwn
+
+
+def test_card_buttons_carry_id_and_revision_until_resolved():
+    _, card = blocks.incident_card(POLICY, incident())
+    buttons = card[-1]["elements"]
+    assert [b["text"]["text"] for b in buttons] == [
+        "Acknowledge", "I'm the lead", "Post update", "Change severity", "Mitigated", "Resolve"]
+    assert {b["value"] for b in buttons} == {"1:3"}
+    _, resolved = blocks.incident_card(POLICY, incident(resolved_at=utcnow(), resolution="Rolled back"))
+    assert all(b["type"] != "actions" for b in resolved)
+    assert "Rolled back" in " ".join(mrkdwn_texts(resolved))
+
+
+def test_card_shows_role_holders():
+    _, card = blocks.incident_card(POLICY, incident(), {"lead": "U0BOB", "comms": "U0CAROL"})
+    text = " ".join(mrkdwn_texts(card))
+    assert "*Incident lead*\n<@U0BOB>" in text and "*Communications*\n<@U0CAROL>" in text
+
+
+def test_private_declare_option_and_prefilled_summary():
+    view = modals.declare_modal(POLICY, summary="From a message")
+    private = next(b for b in view["blocks"] if b["block_id"] == "private")
+    assert private["element"]["type"] == "checkboxes" and "Security" in private["hint"]["text"]
+    summary = next(b for b in view["blocks"] if b["block_id"] == "summary")
+    assert summary["element"]["initial_value"] == "From a message"

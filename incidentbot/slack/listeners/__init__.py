@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from incidentbot.slack.listeners import commands, errors, views
+from incidentbot.slack.listeners import actions, commands, errors, events, shortcuts, views
 
 
 def register_all(app: App) -> None:
     commands.register(app)
+    actions.register(app)
     views.register(app)
+    shortcuts.register(app)
+    events.register(app)
     errors.register(app)

@@ -1,16 +1,18 @@
-"""Modal submissions."""
+"""Modal submissions. Errors are shown under the field they concern.
+
+A submission is handled once per view id: a retried delivery finds the claim.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from slack_bolt import Ack, App
 
 from incidentbot.core import incidents
-from incidentbot.core.errors import InvalidInput
+from incidentbot.core.errors import DomainError, InvalidInput
 from incidentbot.core.incidents import Declaration
-from incidentbot.slack import declaring, ids
+from incidentbot.slack import declaring, ids, modals, operations
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
 
@@ -19,30 +21,9 @@ log = logging.getLogger(__name__)
 
 def register(app: App) -> None:
     app.view(ids.DECLARE_VIEW)(declare_submitted)
-
-
-def declare_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
-    deps: Deps = context["deps"]
-    user_id = body["user"]["id"]
-    values = view["state"]["values"]
-    try:
-        declaration = _declaration_from(deps, values, user_id, view["id"])
-    except _FieldErrors as errors:
-        # Shown under the fields themselves; the modal stays open.
-        ack(response_action="errors", errors=errors.by_field)
-        return
-    try:
-        incident, created = declaring.store(deps, declaration)
-    except Exception:
-        log.exception("could not store a declaration")
-        ack(response_action="errors", errors={
-            ids.DECLARE_TITLE: "I could not record the incident: the database is not answering. Try again in a minute.",
-        })
-        return
-    ack()
-    origin = json.loads(view.get("private_metadata") or "{}").get("channel")
-    if created:
-        declaring.open_channel(deps, incident, lambda text: _tell(deps, origin, user_id, text))
+    app.view(ids.UPDATE_VIEW)(update_submitted)
+    app.view(ids.SEVERITY_VIEW)(severity_submitted)
+    app.view(ids.RESOLVE_VIEW)(resolve_submitted)
 
 
 class _FieldErrors(Exception):
@@ -51,17 +32,37 @@ class _FieldErrors(Exception):
         self.by_field = by_field
 
 
+def declare_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
+    deps: Deps = context["deps"]
+    user_id = body["user"]["id"]
+    try:
+        declaration = _declaration_from(deps, view["state"]["values"], user_id, view["id"])
+        incident, created = declaring.store(deps, declaration)
+    except _FieldErrors as errors:
+        ack(response_action="errors", errors=errors.by_field)
+        return
+    except Exception:
+        log.exception("could not store a declaration")
+        ack(response_action="errors", errors={
+            ids.DECLARE_TITLE: "I could not record the incident: the database is not answering. Try again in a minute.",
+        })
+        return
+    ack()
+    origin = modals.metadata(view).get("channel")
+    if created:
+        declaring.open_channel(deps, incident, lambda text: _tell(deps, origin, user_id, text))
+
+
 def _declaration_from(deps: Deps, values: dict, user_id: str, view_id: str) -> Declaration:
     policy = deps.policy
-    fields: dict[str, object] = {}
-    errors: dict[str, str] = {}
     checks = {
-        ids.DECLARE_TITLE: lambda: incidents.clean_title(policy, _text(values, ids.DECLARE_TITLE)),
-        ids.DECLARE_SEVERITY: lambda: incidents.check_severity(policy, _selected(values, ids.DECLARE_SEVERITY)),
-        ids.DECLARE_CATEGORY: lambda: incidents.check_category(policy, _selected(values, ids.DECLARE_CATEGORY)),
-        ids.DECLARE_SERVICES: lambda: incidents.check_services(policy, _selected_many(values, ids.DECLARE_SERVICES)),
-        ids.DECLARE_SUMMARY: lambda: incidents.clean_summary(policy, _text(values, ids.DECLARE_SUMMARY)),
+        ids.DECLARE_TITLE: lambda: incidents.clean_title(policy, modals.text(values, ids.DECLARE_TITLE)),
+        ids.DECLARE_SEVERITY: lambda: incidents.check_severity(policy, modals.selected(values, ids.DECLARE_SEVERITY)),
+        ids.DECLARE_CATEGORY: lambda: incidents.check_category(policy, modals.selected(values, ids.DECLARE_CATEGORY)),
+        ids.DECLARE_SERVICES: lambda: incidents.check_services(policy, modals.selected_many(values, ids.DECLARE_SERVICES)),
+        ids.DECLARE_SUMMARY: lambda: incidents.clean_summary(policy, modals.text(values, ids.DECLARE_SUMMARY)),
     }
+    fields, errors = {}, {}
     for block_id, check in checks.items():
         try:
             fields[block_id] = check()
@@ -75,27 +76,11 @@ def _declaration_from(deps: Deps, values: dict, user_id: str, view_id: str) -> D
         category=fields[ids.DECLARE_CATEGORY],
         services=fields[ids.DECLARE_SERVICES],
         summary=fields[ids.DECLARE_SUMMARY],
+        private="private" in modals.selected_many(values, ids.DECLARE_PRIVATE),
         declared_by=user_id,
         # Slack submits a view once, but a retried delivery must not declare twice.
         request_key=f"view:{view_id}",
     )
-
-
-def _state(values: dict, block_id: str) -> dict:
-    return (values.get(block_id) or {}).get(block_id) or {}
-
-
-def _text(values: dict, block_id: str) -> str | None:
-    return _state(values, block_id).get("value")
-
-
-def _selected(values: dict, block_id: str) -> str | None:
-    option = _state(values, block_id).get("selected_option")
-    return option.get("value") if option else None
-
-
-def _selected_many(values: dict, block_id: str) -> list[str]:
-    return [o["value"] for o in _state(values, block_id).get("selected_options") or []]
 
 
 def _tell(deps: Deps, channel_id: str | None, user_id: str, text: str) -> None:
@@ -107,3 +92,59 @@ def _tell(deps: Deps, channel_id: str | None, user_id: str, text: str) -> None:
         except SlackError as error:
             log.info("ephemeral reply in %s failed (%s); sending a DM", channel_id, error.code)
     deps.gateway.post(user_id, text)
+
+
+# Forms opened on an incident ------------------------------------------------------
+
+_FIELD_OF = {  # domain field name → the modal input that shows its error
+    "text": ids.UPDATE_TEXT, "status": ids.UPDATE_STATUS, "next_update": ids.UPDATE_NEXT,
+    "impact": ids.UPDATE_IMPACT, "severity": ids.SEVERITY_VALUE, "reason": ids.SEVERITY_REASON,
+    "summary": ids.RESOLVE_SUMMARY,
+}
+
+
+def _field_error(error: DomainError, default_field: str) -> dict[str, str]:
+    field = _FIELD_OF.get(getattr(error, "field", ""), default_field)
+    return {field: str(error)}
+
+
+def update_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
+    deps: Deps = context["deps"]
+    values = view["state"]["values"]
+    next_minutes = modals.selected(values, ids.UPDATE_NEXT)
+    try:
+        update, changes = operations.post_update(
+            deps, modals.metadata(view)["incident"], body["user"]["id"],
+            text=modals.text(values, ids.UPDATE_TEXT), status=modals.selected(values, ids.UPDATE_STATUS),
+            impact=modals.text(values, ids.UPDATE_IMPACT), next_minutes=int(next_minutes) if next_minutes else None,
+            once_key=f"view:{view['id']}")
+    except DomainError as error:
+        ack(response_action="errors", errors=_field_error(error, ids.UPDATE_TEXT))
+        return
+    ack()
+    if update is not None:
+        operations.finish_update(deps, update, changes)
+
+
+def severity_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
+    deps: Deps = context["deps"]
+    values = view["state"]["values"]
+    operation = operations.set_severity(deps, body["user"]["id"], modals.selected(values, ids.SEVERITY_VALUE) or "",
+                                        modals.text(values, ids.SEVERITY_REASON))
+    _submit_change(ack, view, deps, operation, ids.SEVERITY_VALUE)
+
+
+def resolve_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
+    deps: Deps = context["deps"]
+    operation = operations.resolve(deps, body["user"]["id"], modals.text(view["state"]["values"], ids.RESOLVE_SUMMARY))
+    _submit_change(ack, view, deps, operation, ids.RESOLVE_SUMMARY)
+
+
+def _submit_change(ack: Ack, view: dict, deps: Deps, operation, default_field: str) -> None:
+    try:
+        changes = operations.run(deps, modals.metadata(view)["incident"], operation, once_key=f"view:{view['id']}")
+    except DomainError as error:
+        ack(response_action="errors", errors=_field_error(error, default_field))
+        return
+    ack()
+    operations.finish(deps, changes)

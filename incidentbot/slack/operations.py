@@ -1,0 +1,146 @@
+"""What responders do to an incident, shared by subcommands, buttons and modals.
+
+Each operation runs the domain change in one transaction (raising the domain's
+errors for the caller to show), and ``finish`` then shows the result in Slack.
+Callers do the domain part before ``ack()`` where it decides the answer, and the
+Slack part after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlmodel import Session
+
+from incidentbot.core import deliveries, incidents, lifecycle, roles, updates
+from incidentbot.core.changes import Change
+from incidentbot.db import session_scope
+from incidentbot.models import Incident, StatusUpdate
+from incidentbot.slack import blocks, effects
+from incidentbot.slack.deps import Deps
+from incidentbot.slack.gateway import SlackError
+
+log = logging.getLogger(__name__)
+
+Operation = Callable[[Session, Incident], "Change | list[Change]"]
+
+
+def run(deps: Deps, incident_id: int, operation: Operation, *, once_key: str | None = None) -> list[Change]:
+    """Apply ``operation`` to the incident in one transaction.
+
+    With ``once_key`` (a view id, an event id) the operation runs at most once:
+    a retried delivery of the same submission finds the key claimed and does
+    nothing, in the same transaction as the change itself.
+    """
+    with session_scope(deps.engine) as session:
+        if once_key and not deliveries.claim(session, once_key, "operation"):
+            return []
+        result = operation(session, incidents.get(session, incident_id))
+    return result if isinstance(result, list) else [result]
+
+
+def finish(deps: Deps, changes: list[Change]) -> None:
+    effects.publish(deps, changes)
+
+
+def privileged(deps: Deps, user_id: str) -> bool:
+    """Whether the user is in the policy's privileged Slack user group."""
+    group = deps.policy.permissions.privileged_usergroup
+    if not group:
+        return False
+    try:
+        return user_id in deps.gateway.usergroup_members(group)
+    except SlackError as error:
+        log.warning("could not read user group %s: %s", group, error.code)
+        return False
+
+
+# The operations ----------------------------------------------------------------
+
+def acknowledge(deps: Deps, actor: str) -> Operation:
+    return lambda session, incident: lifecycle.acknowledge(session, deps.policy, incident, actor)
+
+
+def assign(deps: Deps, actor: str, role_id: str, user_id: str) -> Operation:
+    return lambda session, incident: roles.assign(session, deps.policy, incident, role_id, user_id, actor)
+
+
+def set_status(deps: Deps, actor: str, status: str) -> Operation:
+    return lambda session, incident: lifecycle.set_status(
+        session, deps.policy, incident, status, actor, privileged=privileged(deps, actor))
+
+
+def set_severity(deps: Deps, actor: str, severity: str, reason: str | None) -> Operation:
+    return lambda session, incident: lifecycle.set_severity(
+        session, deps.policy, incident, severity, actor, reason=reason, privileged=privileged(deps, actor))
+
+
+def mitigate(deps: Deps, actor: str) -> Operation:
+    return lambda session, incident: lifecycle.mitigate(session, deps.policy, incident, actor)
+
+
+def resolve(deps: Deps, actor: str, summary: str | None) -> Operation:
+    return lambda session, incident: lifecycle.resolve(
+        session, deps.policy, incident, actor, summary, privileged=privileged(deps, actor))
+
+
+def close(deps: Deps, actor: str) -> Operation:
+    return lambda session, incident: lifecycle.close(
+        session, deps.policy, incident, actor, privileged=privileged(deps, actor))
+
+
+def set_summary(deps: Deps, actor: str, summary: str) -> Operation:
+    return lambda session, incident: lifecycle.set_summary(session, deps.policy, incident, actor, summary)
+
+
+def post_update(deps: Deps, incident_id: int, author: str, *, text: str | None, status: str | None = None,
+                impact: str | None = None, next_minutes: int | None = None,
+                once_key: str | None = None) -> tuple[StatusUpdate | None, list[Change]]:
+    """Store a status update (and any status change it carries)."""
+    with session_scope(deps.engine) as session:
+        if once_key and not deliveries.claim(session, once_key, "operation"):
+            return None, []
+        incident = incidents.get(session, incident_id)
+        update, changes = updates.post_update(session, deps.policy, incident, author, text=text, status=status,
+                                              impact=impact, next_update_minutes=next_minutes)
+    return update, changes
+
+
+def finish_update(deps: Deps, update: StatusUpdate, changes: list[Change]) -> None:
+    """Post the update in the channel and under the announcement; record where."""
+    incident, holders = effects.current(deps, update.incident_id)
+    effects.refresh_card(deps, incident, holders)
+    text, message = blocks.update_message(deps.policy, incident, update)
+    channel_ts = _post(deps, incident.channel_id, text, message)
+    announcement_ts = None
+    if not incident.private and incident.announcement_ts:
+        announcement_ts = _post(deps, incident.announcement_channel_id, text, message,
+                                thread_ts=incident.announcement_ts)
+    with session_scope(deps.engine) as session:
+        stored = session.get(StatusUpdate, update.id)
+        updates.attach_messages(session, stored, channel_ts=channel_ts, announcement_ts=announcement_ts)
+    status_changes = [c for c in changes if c.kind != "update_posted"]
+    for change in status_changes:
+        _post(deps, incident.channel_id, blocks.change_line(deps.policy, change), None)
+    if any(c.announce for c in status_changes):
+        effects.announce(deps, incident, [blocks.change_line(deps.policy, c) for c in status_changes if c.announce])
+
+
+def _post(deps: Deps, channel: str | None, text: str, message, *, thread_ts: str | None = None) -> str | None:
+    if not channel:
+        return None
+    try:
+        return deps.gateway.post(channel, text, message, thread_ts=thread_ts)
+    except SlackError as error:
+        log.warning("could not post in %s: %s", channel, error.code)
+        return None
+
+
+def state_note(deps: Deps, incident_id: int) -> str:
+    """The incident's current state in one line, for answers to stale clicks."""
+    incident, holders = effects.current(deps, incident_id)
+    lead = holders.get(deps.policy.lead_role.id)
+    return (f"{incident.reference} is now {blocks.status_label(deps.policy, incident.status)}, "
+            f"{incident.severity}, lead {f'<@{lead}>' if lead else 'not assigned'}.")
+
