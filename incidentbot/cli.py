@@ -12,6 +12,7 @@ import os
 import sys
 
 from incidentbot import __version__
+from incidentbot.cli_postmortem import add_parser as add_postmortem
 from incidentbot.errors import ConfigError
 
 
@@ -63,6 +64,25 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
     sandbox.set_defaults(func=_sandbox)
+
+    timeline = sub.add_parser("timeline", help="print an incident's timeline (Markdown, CSV or JSON)")
+    timeline.add_argument("incident", metavar="INC-<n>", help="the incident, e.g. INC-42")
+    timeline.add_argument("--format", choices=("md", "csv", "json"), default="md", help="output format (default: md)")
+    timeline.set_defaults(func=_timeline)
+
+    importer = sub.add_parser("import", help="import past incidents (from a Slack export)")
+    import_sub = importer.add_subparsers(title="sources", metavar="<source>")
+    slack_export = import_sub.add_parser(
+        "slack-export", help="create (or --update) an incident from one channel of a Slack workspace export")
+    slack_export.add_argument("export_dir", metavar="<export-dir>",
+                              help="the unpacked export (users.json, channels.json, a folder per channel) or its .zip")
+    slack_export.add_argument("--channel", required=True, metavar="<name>", help="the incident's channel in the export")
+    slack_export.add_argument("--update", action="store_true",
+                              help="the channel was imported before: add only what is new")
+    slack_export.set_defaults(func=_import_slack_export)
+    importer.set_defaults(func=lambda _args: (importer.print_help(), 2)[1])
+
+    add_postmortem(sub)
     return parser
 
 
@@ -174,6 +194,97 @@ def _sandbox(args: argparse.Namespace) -> int:
           "SLACK_SIGNING_SECRET=<any> incidentbot serve --port 3000", flush=True)
     server.serve_forever()
     return 0
+
+
+def _quiet_settings():
+    """Settings for commands whose output is the point: only warnings are logged (unless LOG_LEVEL=DEBUG)."""
+    from incidentbot.settings import load_settings
+
+    settings = load_settings()
+    _setup_logging("DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING")
+    return settings
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    from incidentbot.core import exporting, incidents
+    from incidentbot.core.errors import NotFound
+    from incidentbot.core.policy import load_policy
+    from incidentbot.db import make_engine, session_scope
+
+    settings = _quiet_settings()
+    policy = load_policy(settings.incidentbot_config)
+    _require_current_schema(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            try:
+                incident = incidents.by_reference(session, args.incident)
+            except NotFound:
+                print(f"There is no incident {args.incident}. Incidents are numbered like INC-42.", file=sys.stderr)
+                return 1
+            output = exporting.render(incident, exporting.timeline_rows(session, incident), args.format, policy)
+    finally:
+        engine.dispose()
+    sys.stdout.write(output)
+    return 0
+
+
+def _import_slack_export(args: argparse.Namespace) -> int:
+    from incidentbot import importing
+    from incidentbot.core.errors import DomainError
+    from incidentbot.core.policy import load_policy
+    from incidentbot.db import make_engine, session_scope
+    from incidentbot.slack_export import SlackExport, SlackExportError
+
+    settings = _quiet_settings()
+    policy = load_policy(settings.incidentbot_config)
+    _require_current_schema(settings)
+    try:
+        export = SlackExport.open(args.export_dir)
+        export.channel(args.channel)  # an unknown channel fails here, listing the ones there are
+    except SlackExportError as error:
+        print(f"incidentbot import: {error}", file=sys.stderr)
+        return 1
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            result = importing.import_channel(session, policy, export, args.channel, update=args.update)
+            report = _import_report(result, policy)
+    except (SlackExportError, DomainError) as error:
+        print(f"incidentbot import: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(report)
+    return 0
+
+
+def _import_report(result, policy) -> str:
+    incident = result.incident
+    channel = result.inference.channel_name if result.inference else incident.channel_name
+    if result.exists:
+        return (f"#{channel} is already {incident.reference} (imported before, or declared with the bot); "
+                "nothing added. Run again with --update to add what is new.")
+    verb = "Created" if result.created else "Updated"
+    lines = [f"{verb} {incident.reference} from #{channel}: {incident.title} ({incident.severity}, {incident.status})",
+             f"  messages added: {result.messages_added}, timeline events added: {result.events_added} "
+             f"({result.captured} pinned or marked with :{policy.timeline.capture_emoji}:)"]
+    inference = result.inference
+    for name, value in result.milestones.items():
+        if value is None:
+            continue
+        evidence = inference.milestones.get(name) if inference else None
+        why = f" (inferred: {evidence.rule})" if evidence and name in result.milestones_set else ""
+        lines.append(f"  {name.removesuffix('_at'):<12} {value.astimezone(policy.tz):%Y-%m-%d %H:%M %Z}{why}")
+    missing = [name.removesuffix("_at") for name, value in result.milestones.items()
+               if value is None and name != "closed_at"]
+    if missing:
+        lines.append(f"  not clear from the history (left empty): {', '.join(missing)}")
+    if getattr(incident, "detection", None):
+        lines.append(f"  detected by: {incident.detection}")
+    for note in inference.notes if inference else ():
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,8 @@ class Incident(SQLModel, table=True):
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     resolution: str | None = None  # the resolution summary given when resolving
     last_update_at: datetime | None = _ts()  # when the last status update was posted
+    # How the incident was detected: "monitoring" | "customer" | "staff" (None: unknown).
+    detection: str | None = None
 
     @property
     def reference(self) -> str:
@@ -98,6 +100,37 @@ class TimelineEvent(SQLModel, table=True):
     permalink: str | None = None
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     deleted: bool = False
+
+
+class ChannelMessage(SQLModel, table=True):
+    """A message posted in an incident channel, stored as it arrives (or backfilled).
+
+    The channel's own record of the incident: drafting a postmortem reads this table
+    instead of paging ``conversations.history`` under Slack's rate limits. ``(channel_id,
+    ts)`` identifies a Slack message, so a retried or duplicated delivery stores nothing.
+    """
+
+    __tablename__ = "channel_message"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "ts", name="uq_channel_message_ts"),
+        Index("ix_channel_message_incident_time", "incident_id", "posted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    channel_id: str
+    ts: str  # Slack's message id ("1700000000.123456"); posted_at is derived from it
+    thread_ts: str | None = None  # the thread's parent ts (equal to ts on the parent)
+    user_id: str | None = None
+    bot_id: str | None = None
+    subtype: str | None = None  # "bot_message", "channel_join", ... (None: a plain message)
+    text: str = ""
+    posted_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    edited_at: datetime | None = _ts()
+    deleted: bool = False
+    # Reactions, files, pinned_to, ... as Slack sent them.
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    source: str  # "event" | "backfill" | "import"
 
 
 class RoleAssignment(SQLModel, table=True):

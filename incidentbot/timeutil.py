@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -46,3 +47,26 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+class NonexistentLocalTime(ValueError):
+    """A wall-clock time skipped by a daylight-saving change (e.g. 02:30 when clocks jump to 03:00)."""
+
+
+def local_to_utc(day: str, clock: str, zone: ZoneInfo) -> datetime:
+    """A date ("2026-03-29") and time ("02:30") picked in ``zone``, as UTC.
+
+    A time that happens twice (clocks go back) is taken as the first one, as Slack
+    and most calendars do; a time that never happens raises ``NonexistentLocalTime``.
+    """
+    local = datetime.combine(date.fromisoformat(day), time.fromisoformat(clock), tzinfo=zone)
+    utc = local.astimezone(timezone.utc)
+    if utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise NonexistentLocalTime(f"{day} {clock} does not exist in {zone.key} (the clocks were changed)")
+    return utc
+
+
+def utc_to_local_parts(moment: datetime, zone: ZoneInfo) -> tuple[str, str]:
+    """(date "YYYY-MM-DD", time "HH:MM") of an aware moment in ``zone``, for pickers."""
+    local = moment.astimezone(zone)
+    return local.date().isoformat(), local.strftime("%H:%M")

@@ -13,9 +13,9 @@ from datetime import timedelta
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from incidentbot.core import incidents
+from incidentbot.core import incidents, messages
 from incidentbot.db import session_scope, sweep_lock
-from incidentbot.slack import nudging, provisioning
+from incidentbot.slack import backfill, nudging, provisioning
 from incidentbot.slack.deps import Deps
 from incidentbot.timeutil import utcnow
 
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 RECONCILE_GRACE = timedelta(minutes=2)
 RECONCILE_EVERY_SECONDS = 60
 NUDGE_EVERY_SECONDS = 60
+BACKFILL_EVERY_SECONDS = 600
+# Keep backfilling a resolved incident's channel this long: its postmortem is drafted from it.
+BACKFILL_AFTER_RESOLVED = timedelta(days=7)
 
 
 def reconcile(deps: Deps, *, grace: timedelta = RECONCILE_GRACE) -> int:
@@ -46,6 +49,31 @@ def reconcile(deps: Deps, *, grace: timedelta = RECONCILE_GRACE) -> int:
         return done
 
 
+def backfill_channels(deps: Deps) -> int:
+    """Store messages the bot missed (it was down) in the channels of current incidents.
+
+    Returns how many messages were added. A long rate limit stops the sweep for every
+    incident (the limit is per method, per workspace); the next sweep resumes, and
+    what was stored stays.
+    """
+    with sweep_lock(deps.engine, "backfill") as mine:
+        if not mine:
+            return 0
+        with session_scope(deps.engine) as session:
+            pending = messages.to_backfill(session, resolved_after=utcnow() - BACKFILL_AFTER_RESOLVED)
+        added = 0
+        for incident in pending:
+            try:
+                added += backfill.backfill(deps, incident, raise_on_ratelimit=True)
+            except backfill.RateLimited as stopped:
+                added += stopped.added
+                log.info("backfill: rate limited at %s; resuming next sweep", incident.reference)
+                break
+            except Exception as error:  # one unreadable channel must not stop the others
+                log.warning("backfill: %s failed: %s", incident.reference, error)
+        return added
+
+
 def send_nudges(deps: Deps) -> int:
     return nudging.send_due(deps)
 
@@ -53,7 +81,9 @@ def send_nudges(deps: Deps) -> int:
 def schedule(scheduler: BaseScheduler, deps: Deps) -> BaseScheduler:
     """The sweeps and how often they wake up; each job looks at the database for
     what is due, so a missed wake-up (downtime) only delays work, never loses it."""
-    for job, seconds in ((reconcile, RECONCILE_EVERY_SECONDS), (send_nudges, NUDGE_EVERY_SECONDS)):
+    jobs = ((reconcile, RECONCILE_EVERY_SECONDS), (send_nudges, NUDGE_EVERY_SECONDS),
+            (backfill_channels, BACKFILL_EVERY_SECONDS))
+    for job, seconds in jobs:
         scheduler.add_job(job, "interval", seconds=seconds, args=[deps], id=job.__name__,
                           coalesce=True, max_instances=1, next_run_time=utcnow())
     return scheduler

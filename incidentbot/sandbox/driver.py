@@ -190,9 +190,14 @@ class SlackDriver:
         message_ts: str | None = None,
         view_id: str | None = None,
         selected_option: dict | None = None,
+        ephemeral_blocks: list | None = None,
         **signing: Unpack[Signing],
     ) -> DriverResponse:
-        """A click or selection. With view_id it happens in a modal/Home, else on a message."""
+        """A click or selection. With view_id it happens in a modal/Home, else on a message.
+
+        ``ephemeral_blocks`` clicks a button on a private answer that only its reader saw
+        (a response_url reply): Slack stores no such message, so its blocks are passed in.
+        """
         payload = self._base("block_actions", user)
         payload["trigger_id"] = self.sandbox.mint_trigger(user)
         if view_id is not None:
@@ -201,6 +206,8 @@ class SlackDriver:
             blocks = view["blocks"]
         elif channel is not None and message_ts is not None:
             blocks = self._message_context(payload, user, channel, message_ts)
+        elif channel is not None and ephemeral_blocks is not None:
+            blocks = self._ephemeral_context(payload, user, channel, ephemeral_blocks)
         else:
             raise ValueError("block_action needs view_id, or channel and message_ts")
         payload["actions"] = [self._action(blocks, action_id, block_id, value, selected_option)]
@@ -221,6 +228,15 @@ class SlackDriver:
             # Slack leaves the message out of payloads from ephemeral messages.
             payload["message"] = _slack_message(message)
         return message.get("blocks") or []
+
+    def _ephemeral_context(self, payload: dict, user: str, channel: str, blocks: list) -> list:
+        payload.update(
+            container={"type": "message", "message_ts": _action_ts(), "channel_id": channel, "is_ephemeral": True},
+            channel=self._channel(channel),
+            state={"values": {}},
+            response_url=self.sandbox.mint_response_url(channel, user),
+        )
+        return blocks
 
     @staticmethod
     def _action(blocks: list, action_id: str, block_id: str | None, value: str | None, selected_option: dict | None) -> dict:

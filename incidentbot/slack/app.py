@@ -36,6 +36,9 @@ def create_app(
         process_before_response=False,
         # Only events we have listeners for are subscribed in app-manifest.yml.
         raise_error_for_unhandled_request=False,
+        # The bot's own posts (card, updates, change lines) are part of the incident's
+        # record, so its own message events are captured like everyone else's.
+        ignoring_self_events_enabled=False,
     )
 
     def inject_deps(context, next):  # noqa: A002  (Bolt's middleware signature)

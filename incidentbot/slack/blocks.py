@@ -183,12 +183,14 @@ _CHANGE_LINES = {
     "resolved": ":white_check_mark: {actor} resolved the incident.",
     "closed": ":lock: {actor} closed the incident.",
     "summary_changed": ":memo: {actor} updated the summary.",
+    "milestones_edited": ":calendar: {actor} edited the milestones: {detail}",
 }
 
 
 def change_line(policy: Policy, change) -> str:
     """One short mrkdwn line saying what changed, by whom (for core.changes.Change)."""
-    values = {"actor": user(change.actor), "before": change.before or "", "after": change.after or ""}
+    values = {"actor": user(change.actor), "before": change.before or "", "after": change.after or "",
+              "detail": escape(change.detail or "")}
     if change.kind == "status_changed":
         values.update(before=escape(status_label(policy, change.before)), after=escape(status_label(policy, change.after)))
     elif change.kind == "severity_changed":

@@ -12,7 +12,9 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 MAX_NAME_ATTEMPTS = 20
+PAGE_LIMIT = 999  # conversations.history pages hold at most 999 messages
 GROUP_CACHE_SECONDS = 300
 
 
@@ -81,6 +84,7 @@ class SlackGateway:
         self.client = client
         self._channel_ids: dict[str, str] = {}
         self._groups: dict[str, tuple[float, set[str]]] = {}
+        self._zones: dict[str, ZoneInfo] = {}
         self._lock = threading.Lock()
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
@@ -155,6 +159,21 @@ class SlackGateway:
             self._groups[usergroup_id] = (now, members)
         return members
 
+    def user_timezone(self, user_id: str) -> ZoneInfo:
+        """The timezone set in the person's Slack profile (UTC when unknown), cached."""
+        with self._lock:
+            cached = self._zones.get(user_id)
+        if cached:
+            return cached
+        try:
+            name = self._call("users.info", user=user_id)["user"].get("tz") or "UTC"
+            zone = ZoneInfo(name)
+        except (SlackError, ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+        with self._lock:
+            self._zones[user_id] = zone
+        return zone
+
     def resolve_channel(self, name_or_id: str) -> str:
         """A channel id for a configured channel name (cached; IDs pass through)."""
         name = name_or_id.lstrip("#")
@@ -214,6 +233,45 @@ class SlackGateway:
             return str(self._call("chat.getPermalink", channel=channel_id, message_ts=ts)["permalink"])
         except SlackError:
             return None
+
+    def history(self, channel_id: str, oldest: str | None = None) -> Iterator[dict[str, Any]]:
+        """Top-level messages of a channel, newest first, newer than ``oldest`` (a ts).
+
+        Pages of 999 with cursors, fetched as the caller iterates, so a caller that
+        stores each page keeps it when a later page fails (a long rate limit raises
+        ``SlackError("...", "ratelimited")``; short ones are retried by the client).
+        Thread replies are not in history: see ``replies``.
+        """
+        bounds = {"oldest": oldest} if oldest else {}
+        yield from self._paged("conversations.history", channel=channel_id, **bounds)
+
+    def replies(self, channel_id: str, ts: str) -> Iterator[dict[str, Any]]:
+        """A thread, oldest first: its parent, then every reply (``ts`` may be either)."""
+        yield from self._paged("conversations.replies", channel=channel_id, ts=ts)
+
+    def message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        """One message by its ts, top-level or a thread reply; None when it is gone."""
+        try:
+            data = self._call("conversations.history", channel=channel_id, latest=ts, oldest=ts,
+                              inclusive=True, limit=1)
+            found = [m for m in data.get("messages", []) if m.get("ts") == ts]
+            if found:
+                return found[0]
+            # Not in history: a thread reply (replies accepts the ts of any message in a thread).
+            return next((m for m in self.replies(channel_id, ts) if m.get("ts") == ts), None)
+        except SlackError as error:
+            if error.code in {"thread_not_found", "message_not_found"}:
+                return None
+            raise
+
+    def _paged(self, method: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            data = self._call(method, limit=PAGE_LIMIT, **kwargs, **({"cursor": cursor} if cursor else {}))
+            yield from data.get("messages", [])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
 
     def post_ephemeral(self, channel_id: str, user_id: str, text: str,
                        blocks: list[dict[str, Any]] | None = None) -> None:

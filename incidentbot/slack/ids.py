@@ -42,3 +42,12 @@ RESOLVE_SUMMARY = "summary"
 
 # Message shortcut: declare an incident from a message.
 DECLARE_FROM_MESSAGE = "declare_incident_from_message"
+
+# /incident timeline: paging, and the milestones form it opens.
+TIMELINE_PAGE = "timeline_page"
+OPEN_MILESTONES = "timeline_open_milestones"
+MILESTONES_VIEW = "incident_milestones"
+MILESTONES_DETECTION = "detection"
+
+# Message shortcut: put a message on the incident timeline (in an incident channel).
+ADD_TO_TIMELINE = "add_to_incident_timeline"

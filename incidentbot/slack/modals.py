@@ -7,13 +7,16 @@ value is ``values[id][id]`` and field errors can be keyed by that id.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from incidentbot.core.policy import Policy
 from incidentbot.models import Incident
 from incidentbot.slack import ids
 from incidentbot.slack.blocks import Block, plain, section, severity_label
 from incidentbot.slack.mrkdwn import escape
+from incidentbot.timeutil import NonexistentLocalTime, local_to_utc, utc_to_local_parts
 
 OPTION_MAX = 75
 NEXT_UPDATE_CHOICES = (15, 30, 60, 120, 240, 480)
@@ -137,3 +140,74 @@ def selected(values: dict, block_id: str) -> str | None:
 
 def selected_many(values: dict, block_id: str) -> list[str]:
     return [o["value"] for o in _state(values, block_id).get("selected_options") or []]
+
+
+# Milestones ----------------------------------------------------------------------
+
+MILESTONE_LABELS = {
+    "started_at": "Impact started",
+    "detected_at": "Detected",
+    "acknowledged_at": "Acknowledged",
+    "mitigated_at": "Mitigated",
+    "resolved_at": "Resolved",
+}
+DETECTION_LABELS = {"monitoring": "Monitoring / alerting", "customer": "A customer", "staff": "Our own staff"}
+
+
+def editable_milestones(incident: Incident) -> list[str]:
+    """Declared and closed are facts of the bot; resolved only once it is resolved."""
+    return [m for m in MILESTONE_LABELS if m != "resolved_at" or incident.resolved_at]
+
+
+def milestones_modal(policy: Policy, incident: Incident, zone: ZoneInfo) -> dict[str, Any]:
+    """Date and time pickers per milestone, shown and read in the user's own timezone."""
+    blocks: list[Block] = [section(
+        f"*{incident.reference}* milestones, in *{escape(zone.key)}* (your Slack timezone). "
+        f"Declared {incident.declared_at.astimezone(zone):%Y-%m-%d %H:%M}. Leave both empty to clear one.")]
+    for name in editable_milestones(incident):
+        value = getattr(incident, name)
+        day, clock = utc_to_local_parts(value, zone) if value else (None, None)
+        blocks.append(_input(f"{name}_date", f"{MILESTONE_LABELS[name]}: date",
+                             {"type": "datepicker", **({"initial_date": day} if day else {})}, optional=True))
+        blocks.append(_input(f"{name}_time", f"{MILESTONE_LABELS[name]}: time",
+                             {"type": "timepicker", "timezone": zone.key, **({"initial_time": clock} if clock else {})},
+                             optional=True))
+    detections = [_option(key, label) for key, label in DETECTION_LABELS.items()]
+    current = next((o for o in detections if o["value"] == incident.detection), None)
+    blocks.append(_input(ids.MILESTONES_DETECTION, "How was it detected?", {
+        "type": "static_select", "options": detections, **({"initial_option": current} if current else {})},
+        optional=True))
+    return _modal(ids.MILESTONES_VIEW, "Edit milestones", "Save", blocks,
+                  {"incident": incident.id, "zone": zone.key})
+
+
+def milestone_values(incident: Incident, values: dict, zone: ZoneInfo) -> dict[str, datetime | None]:
+    """The submitted milestones as UTC; raises FieldErrors keyed by the picker to mark."""
+    found: dict[str, datetime | None] = {}
+    errors: dict[str, str] = {}
+    for name in editable_milestones(incident):
+        day = _state(values, f"{name}_date").get("selected_date")
+        clock = _state(values, f"{name}_time").get("selected_time")
+        if bool(day) != bool(clock):
+            errors[f"{name}_date"] = "Give both a date and a time, or leave both empty."
+            continue
+        try:
+            found[name] = local_to_utc(day, clock, zone) if day else None
+        except NonexistentLocalTime as error:
+            errors[f"{name}_time"] = f"{error}. Pick a time before or after the change."
+    if errors:
+        raise FieldErrors(errors)
+    # Only what differs from what is stored is an edit (pickers have minute precision).
+    return {name: value for name, value in found.items() if _minute(value) != _minute(getattr(incident, name))}
+
+
+def _minute(value: datetime | None) -> datetime | None:
+    return value.replace(second=0, microsecond=0) if value else None
+
+
+class FieldErrors(Exception):
+    """Form errors keyed by block id, for ``response_action: errors``."""
+
+    def __init__(self, by_field: dict[str, str]) -> None:
+        super().__init__(by_field)
+        self.by_field = by_field

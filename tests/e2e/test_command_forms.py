@@ -41,4 +41,4 @@ def test_role_holder_gets_the_responsibilities_by_dm(bot):
     bot.driver.slash_command("role scribe <@U0BOB>", user=ALICE, channel=incident.channel_id)
     dm = wait_for(lambda: [r for r in bot.replies(BOB) if "*Scribe* role" in r.get("text", "")], "the DM")[-1]
     assert dm["channel"].startswith("D") and "What this role asks of you" in dm["text"]
-    assert BOB in bot.slack.channel(incident.channel_id)["members"]
+    wait_for(lambda: BOB in bot.slack.channel(incident.channel_id)["members"], "bob to be invited")

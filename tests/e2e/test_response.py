@@ -66,15 +66,17 @@ def test_full_incident_through_the_card(bot):
         "status": {"status": "identified"}, "text": {"text": "Bad config pushed at 14:02; rolling back."},
         "impact": {"impact": "EU checkouts fail"}, "next_update": {"next_update": "30"}})
     wait_line(bot, incident.channel_id, "Update on INC-1")
-    assert any("rolling back" in " ".join(mrkdwn_texts(m.get("blocks", []))) for m in thread(bot, incident))
+    wait_for(lambda: any("rolling back" in " ".join(mrkdwn_texts(m.get("blocks", []))) for m in thread(bot, incident)),
+             "the update under the announcement")
     assert bot.incident(1).status == "identified"
 
     click(bot, incident, "incident_open_severity", BOB)
     form = open_form(bot, BOB, "incident_severity")
     bot.driver.submit_view(form["id"], user=BOB, values={"severity": {"severity": "SEV1"}})
     wait_line(bot, incident.channel_id, "changed the severity to *SEV1")
-    announcement = bot.slack.message(INCIDENTS, incident.announcement_ts)
-    assert "SEV1" in announcement["text"]
+    # The announcement is brought up to date after the line is posted.
+    wait_for(lambda: "SEV1" in bot.slack.message(INCIDENTS, incident.announcement_ts)["text"],
+             "the announcement to show SEV1")
 
     click(bot, incident, "incident_mitigate", BOB)
     wait_line(bot, incident.channel_id, "marked the impact as mitigated")
@@ -86,8 +88,9 @@ def test_full_incident_through_the_card(bot):
     final = bot.incident(1)
     assert final.resolved_at and final.mitigated_at and final.resolution == "Config rolled back."
     assert not [b for b in card(bot, incident)["blocks"] if b["type"] == "actions"]  # no buttons left
+    wait_for(lambda: "resolved" in " ".join(m.get("text", "") for m in thread(bot, incident)), "the resolution reply")
     replies = " ".join(m.get("text", "") for m in thread(bot, incident))
-    assert "severity" in replies and "mitigated" in replies and "resolved" in replies
+    assert "severity" in replies and "mitigated" in replies
     with Session(bot.engine) as session:
         kinds = [e.kind for e in timeline.events(session, final)]
     assert {"declared", "acknowledged", "role_assigned", "update_posted", "severity_changed",

@@ -29,7 +29,7 @@ def test_every_subcommand_in_an_incident_channel(bot):
     posted(bot, channel, "<@U0BOB> has the *Incident lead* role")
     run(bot, incident, "role comms <@U0CAROL>")
     posted(bot, channel, "<@U0CAROL> has the *Communications* role")
-    assert CAROL in bot.slack.channel(channel)["members"]
+    wait_for(lambda: CAROL in bot.slack.channel(channel)["members"], "carol to be invited")
     run(bot, incident, "status identified")
     posted(bot, channel, "set the status to *Identified*")
     run(bot, incident, "update Found the bad consumer; restarting it")

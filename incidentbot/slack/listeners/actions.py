@@ -12,7 +12,7 @@ import logging
 from slack_bolt import Ack, App, Respond
 
 from incidentbot.core.errors import AlreadyDone, DomainError
-from incidentbot.slack import effects, ids, modals, nudging, operations
+from incidentbot.slack import effects, ids, modals, nudging, operations, timeline_view
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.mrkdwn import escape
 
@@ -27,6 +27,8 @@ def register(app: App) -> None:
     app.action(ids.OPEN_SEVERITY)(open_severity_form)
     app.action(ids.OPEN_RESOLVE)(open_resolve_form)
     app.action(ids.SNOOZE)(nudging.snooze_clicked)
+    app.action(ids.TIMELINE_PAGE)(timeline_page_clicked)
+    app.action(ids.OPEN_MILESTONES)(open_milestones_form)
 
 
 def _clicked(body: dict) -> tuple[int, int, str]:
@@ -93,3 +95,20 @@ def _answer(deps: Deps, respond: Respond, incident_id: int, revision: int, error
     incident, holders = effects.current(deps, incident_id)
     if incident.revision != revision:
         effects.refresh_card(deps, incident, holders)  # the clicked card was out of date
+
+
+def timeline_page_clicked(ack: Ack, body: dict, respond: Respond, context: dict) -> None:
+    """Earlier / Later on the (private) timeline message: replace it with that page."""
+    ack()
+    incident_id, _, page = body["actions"][0]["value"].partition(":")
+    text, message = timeline_view.for_viewer(context["deps"], int(incident_id), body["user"]["id"], int(page or 0))
+    respond(text=text, blocks=message, response_type="ephemeral", replace_original=True)
+
+
+def open_milestones_form(ack: Ack, body: dict, context: dict) -> None:
+    ack()
+    deps: Deps = context["deps"]
+    incident_id, _revision, actor = _clicked(body)
+    incident, _holders = effects.current(deps, incident_id)
+    zone = deps.gateway.user_timezone(actor)
+    deps.gateway.open_view(body["trigger_id"], modals.milestones_modal(deps.policy, incident, zone))

@@ -16,7 +16,7 @@ from incidentbot.core.errors import AlreadyDone, DomainError, InvalidInput
 from incidentbot.core.incidents import Declaration
 from incidentbot.db import session_scope
 from incidentbot.models import Incident
-from incidentbot.slack import blocks, declaring, home, ids, modals, operations, parsing
+from incidentbot.slack import blocks, capture, declaring, home, ids, modals, operations, parsing, timeline_view
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.mrkdwn import escape
 
@@ -48,7 +48,7 @@ def incident_command(ack: Ack, command: dict, respond: Respond, context: dict) -
     elif parsed.name in ("declare", "convert"):
         declare_from_command(ack, command, respond, deps, parsed)
     elif parsed.name in parsing.IN_CHANNEL:
-        in_incident_channel(ack, command, deps, parsed)
+        in_incident_channel(ack, command, respond, deps, parsed)
     else:
         _refuse(ack, f"`/incident {parsed.name}` is not available. Type `/incident help` for what is.")
 
@@ -87,20 +87,15 @@ def declare_from_command(ack: Ack, command: dict, respond: Respond, deps: Deps, 
         declaring.open_channel(deps, incident, reply)
 
 
-def in_incident_channel(ack: Ack, command: dict, deps: Deps, parsed: parsing.Command) -> None:
+def in_incident_channel(ack: Ack, command: dict, respond: Respond, deps: Deps, parsed: parsing.Command) -> None:
     incident = _incident_here(deps, command)
     if incident is None:
         _refuse(ack, f"`/incident {parsed.name}` works inside an incident channel. "
                      "Find yours with `/incident list`, or declare one with `/incident <title>`.")
         return
     actor = command["user_id"]
-    if parsed.name == "update" and not parsed.rest:
-        ack()
-        deps.gateway.open_view(command["trigger_id"], modals.update_modal(deps.policy, incident))
-        return
-    if parsed.name == "resolve" and not parsed.rest:
-        ack()
-        deps.gateway.open_view(command["trigger_id"], modals.resolve_modal(deps.policy, incident))
+    special = _NOT_A_CHANGE.get(parsed.name)
+    if special and special(ack, command, respond, deps, incident, parsed):
         return
     try:
         if parsed.name == "update":
@@ -118,6 +113,42 @@ def in_incident_channel(ack: Ack, command: dict, deps: Deps, parsed: parsing.Com
         return
     ack()
     operations.finish(deps, changes)
+
+
+def _open_form(build):
+    """A subcommand given without text opens its form instead."""
+    def handle(ack: Ack, command: dict, _respond: Respond, deps: Deps, incident: Incident,
+               parsed: parsing.Command) -> bool:
+        if parsed.rest:
+            return False
+        ack()
+        deps.gateway.open_view(command["trigger_id"], build(deps.policy, incident))
+        return True
+    return handle
+
+
+def show_timeline(ack: Ack, command: dict, respond: Respond, deps: Deps, incident: Incident,
+                  parsed: parsing.Command) -> bool:
+    """``/incident timeline [page]``: private, paged, in the reader's timezone (after the ack)."""
+    ack()
+    page = int(parsed.rest) - 1 if parsed.rest.strip().isdigit() else 0
+    text, message = timeline_view.for_viewer(deps, incident.id, command["user_id"], page)
+    respond(text=text, blocks=message, response_type="ephemeral")
+    return True
+
+
+def add_note(ack: Ack, command: dict, _respond: Respond, deps: Deps, incident: Incident,
+             parsed: parsing.Command) -> bool:
+    """``/incident note <text>``: on the timeline at the time it was typed, and a line in the channel."""
+    try:
+        noted, created = capture.add_note(deps, incident, command, parsed.rest)
+    except DomainError as error:
+        _refuse(ack, str(error))
+        return True
+    ack()
+    if created:  # a replayed command posts nothing again
+        capture.post_note(deps, incident, command["user_id"], noted)
+    return True
 
 
 def _operation(deps: Deps, actor: str, parsed: parsing.Command) -> operations.Operation:
@@ -147,6 +178,15 @@ def _operation(deps: Deps, actor: str, parsed: parsing.Command) -> operations.Op
     if not level:
         raise InvalidInput("severity", f"Say which severity: `{parsing.USAGE['sev'][0]}`.")
     return operations.set_severity(deps, actor, level, reason.strip() or None)
+
+
+# In-channel subcommands that change nothing by themselves (or not right away).
+_NOT_A_CHANGE = {
+    "update": _open_form(modals.update_modal),
+    "resolve": _open_form(modals.resolve_modal),
+    "note": add_note,
+    "timeline": show_timeline,
+}
 
 
 def _incident_here(deps: Deps, command: dict) -> Incident | None:

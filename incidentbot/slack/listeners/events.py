@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from incidentbot.core import deliveries
 from incidentbot.db import session_scope
-from incidentbot.slack import home
+from incidentbot.slack import capture, home
 from incidentbot.slack.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,25 @@ log = logging.getLogger(__name__)
 
 def register(app: App) -> None:
     app.event("app_home_opened")(refresh_home)
+    # Every subtype (edits, deletions, joins, bot posts) comes through "message".
+    app.event("message")(record_message)
+    app.event("pin_added")(capture_pinned_message)
+    app.event("reaction_added")(capture_reacted_message)
+
+
+def record_message(body: dict, event: dict, context: dict) -> None:
+    """Store a message posted (edited, deleted) in an incident channel."""
+    capture.on_message(context["deps"], body, event)
+
+
+def capture_pinned_message(body: dict, event: dict, context: dict) -> None:
+    """A pinned message in an incident channel goes on the timeline."""
+    capture.on_pin(context["deps"], body, event)
+
+
+def capture_reacted_message(body: dict, event: dict, context: dict) -> None:
+    """A message reacted to with the policy's capture emoji goes on the timeline."""
+    capture.on_reaction(context["deps"], body, event)
 
 
 def refresh_home(body: dict, event: dict, context: dict) -> None:

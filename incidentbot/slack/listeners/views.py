@@ -6,13 +6,14 @@ A submission is handled once per view id: a retried delivery finds the claim.
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App
 
-from incidentbot.core import incidents
-from incidentbot.core.errors import DomainError, InvalidInput
+from incidentbot.core import incidents, milestones
+from incidentbot.core.errors import AlreadyDone, DomainError, InvalidInput
 from incidentbot.core.incidents import Declaration
-from incidentbot.slack import declaring, ids, modals, operations
+from incidentbot.slack import declaring, effects, ids, modals, operations
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
 
@@ -24,12 +25,7 @@ def register(app: App) -> None:
     app.view(ids.UPDATE_VIEW)(update_submitted)
     app.view(ids.SEVERITY_VIEW)(severity_submitted)
     app.view(ids.RESOLVE_VIEW)(resolve_submitted)
-
-
-class _FieldErrors(Exception):
-    def __init__(self, by_field: dict[str, str]) -> None:
-        super().__init__(by_field)
-        self.by_field = by_field
+    app.view(ids.MILESTONES_VIEW)(milestones_submitted)
 
 
 def declare_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
@@ -38,7 +34,7 @@ def declare_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
     try:
         declaration = _declaration_from(deps, view["state"]["values"], user_id, view["id"])
         incident, created = declaring.store(deps, declaration)
-    except _FieldErrors as errors:
+    except modals.FieldErrors as errors:
         ack(response_action="errors", errors=errors.by_field)
         return
     except Exception:
@@ -69,7 +65,7 @@ def _declaration_from(deps: Deps, values: dict, user_id: str, view_id: str) -> D
         except InvalidInput as error:
             errors[block_id] = error.message
     if errors:
-        raise _FieldErrors(errors)
+        raise modals.FieldErrors(errors)
     return Declaration(
         title=fields[ids.DECLARE_TITLE],
         severity=fields[ids.DECLARE_SEVERITY],
@@ -145,6 +141,35 @@ def _submit_change(ack: Ack, view: dict, deps: Deps, operation, default_field: s
         changes = operations.run(deps, modals.metadata(view)["incident"], operation, once_key=f"view:{view['id']}")
     except DomainError as error:
         ack(response_action="errors", errors=_field_error(error, default_field))
+        return
+    ack()
+    operations.finish(deps, changes)
+
+
+def milestones_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
+    deps: Deps = context["deps"]
+    meta = modals.metadata(view)
+    zone = ZoneInfo(meta["zone"])
+    values = view["state"]["values"]
+    incident, _holders = effects.current(deps, meta["incident"])
+    try:
+        edits = modals.milestone_values(incident, values, zone)
+    except modals.FieldErrors as errors:
+        ack(response_action="errors", errors=errors.by_field)
+        return
+    detection = modals.selected(values, ids.MILESTONES_DETECTION)
+    actor = body["user"]["id"]
+    operation = lambda session, fresh: milestones.set_milestones(  # noqa: E731
+        session, deps.policy, fresh, actor, edits, detection=detection)
+    try:
+        changes = operations.run(deps, incident.id, operation, once_key=f"view:{view['id']}")
+    except AlreadyDone:
+        ack()  # nothing changed: just close the form
+        return
+    except DomainError as error:
+        field = getattr(error, "field", "")
+        block = f"{field}_date" if field in modals.MILESTONE_LABELS else ids.MILESTONES_DETECTION
+        ack(response_action="errors", errors={block: str(error)})
         return
     ack()
     operations.finish(deps, changes)
