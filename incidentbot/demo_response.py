@@ -4,8 +4,13 @@ mitigation and resolution, each shown as people would see it in Slack."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 from typing import TYPE_CHECKING
 
+from sqlmodel import Session, select
+
+from incidentbot.core import timeline
+from incidentbot.core.metrics import durations
 from incidentbot.models import Incident
 from incidentbot.sandbox.waiting import wait_for
 from incidentbot.slack import nudging
@@ -14,7 +19,7 @@ from incidentbot.slack.app import build_deps
 if TYPE_CHECKING:
     from incidentbot.demo import Demo
 
-BOB = "U0BOB"
+ALICE, BOB = "U0ALICE", "U0BOB"
 
 
 def respond_to_incident(demo: "Demo", incident: Incident) -> None:
@@ -50,6 +55,15 @@ def respond_to_incident(demo: "Demo", incident: Incident) -> None:
 
     step("Bob posts a status update", ["bob presses *Post update* and fills in the form"], post_update,
          expect=2, announced=1)
+    def mark_for_timeline() -> None:
+        message, _ = demo.driver.user_posts(channel, ALICE, "Found it: the 14:02 config change points checkout "
+                                                            "at the old payments cluster.")
+        demo.driver.user_reacts(channel, message["ts"], "pushpin", BOB)
+        wait_for(lambda: _timeline_has(demo, "old payments cluster"), "the captured message")
+
+    step("Alice finds the cause; Bob marks it for the timeline",
+         ["alice posts in the channel", "bob reacts to it with :pushpin:"], mark_for_timeline)
+
     def escalate() -> None:
         demo.driver.slash_command("sev 1", user=BOB, channel=channel)
         _wait_line(demo, channel, "changed the severity")
@@ -75,6 +89,57 @@ def respond_to_incident(demo: "Demo", incident: Incident) -> None:
     demo.step("The card, as it is now pinned", [], [
         (f"#{incident.channel_name} (pinned card):",
          demo.renderer().message(demo.sandbox.message(channel, incident.card_ts)))])
+    show_timeline_and_metrics(demo, incident)
+
+
+def show_timeline_and_metrics(demo: "Demo", incident: Incident) -> None:
+    answer = _timeline(demo, incident)
+    _record_start_of_impact(demo, incident, answer)
+    answer = _timeline(demo, incident)
+    numbers = durations(demo.incident(incident.number))
+    lines = [f"{label:<20} {_minutes(value)}" for label, value in (
+        ("time to acknowledge", numbers.time_to_acknowledge), ("time to mitigate", numbers.time_to_mitigate),
+        ("time to resolve", numbers.time_to_resolve), ("time to detect", numbers.time_to_detect))]
+    demo.step("Alice reads the timeline (only she sees it, in her timezone)", [
+        "alice: /incident timeline",
+        "alice presses *Edit milestones*: impact started 25 min before the declaration, a customer told us 12 min "
+        "before it"], [
+        ("Only alice sees:", demo.renderer().blocks(answer["blocks"])),
+        (f"{incident.reference}'s numbers (core/metrics.py, from the stored milestones):", lines)])
+
+
+def _timeline(demo: "Demo", incident: Incident) -> dict:
+    before = len(demo.sandbox.responses())
+    demo.driver.slash_command("timeline", user=ALICE, channel=incident.channel_id)
+    return wait_for(lambda: demo.sandbox.responses()[before:], "the timeline")[-1]
+
+
+def _record_start_of_impact(demo: "Demo", incident: Incident, shown: dict) -> None:
+    """The milestones form, filled in Alice's own timezone (Europe/Copenhagen)."""
+    edit = next(e for e in shown["blocks"][-1]["elements"] if e["action_id"] == "timeline_open_milestones")
+    demo.driver.block_action(user=ALICE, action_id=edit["action_id"], value=edit["value"],
+                             channel=incident.channel_id, ephemeral_blocks=shown["blocks"])
+    form = demo.form(ALICE, "incident_milestones")
+    zone = ZoneInfo("Europe/Copenhagen")
+    started = (incident.declared_at - timedelta(minutes=25)).astimezone(zone)
+    detected = (incident.declared_at - timedelta(minutes=12)).astimezone(zone)
+    demo.driver.submit_view(form["id"], user=ALICE, values={
+        "started_at_date": {"started_at_date": started.date().isoformat()},
+        "started_at_time": {"started_at_time": started.strftime("%H:%M")},
+        "detected_at_date": {"detected_at_date": detected.date().isoformat()},
+        "detected_at_time": {"detected_at_time": detected.strftime("%H:%M")},
+        "detection": {"detection": "customer"}})
+    wait_for(lambda: demo.incident(incident.number).started_at, "the recorded start of impact")
+
+
+def _minutes(value) -> str:
+    return "–" if value is None else f"{value.total_seconds() / 60:.1f} min"
+
+
+def _timeline_has(demo: "Demo", fragment: str) -> bool:
+    with Session(demo.engine) as session:
+        incident = session.exec(select(Incident).where(Incident.number == 1)).one()
+        return any(fragment in event.text for event in timeline.events(session, incident))
 
 
 def _wait_line(demo: "Demo", channel: str, fragment: str) -> None:

@@ -13,6 +13,7 @@ import textwrap
 from typing import Any
 
 _ENTITY = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
+_LINK = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
 
 
 class Renderer:
@@ -30,6 +31,7 @@ class Renderer:
             return label if label is not None else "@" + target.split("^")[0]
 
         text = _ENTITY.sub(entity, text)
+        text = _LINK.sub(lambda m: f"[{m.group(2) or m.group(1)}]", text)
         return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
     def user(self, user_id: str | None) -> str:

@@ -7,6 +7,7 @@ sections (never cut), so every word on the timeline can be read.
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 from incidentbot.core import incidents, timeline
@@ -22,6 +23,9 @@ MAX_BLOCKS = 50
 # Header, summary line, navigation and a closing context leave this many for entries.
 ENTRY_BUDGET = MAX_BLOCKS - 4
 SECTION_LIMIT = 3000
+# Entries whose text people wrote; everything else was written by the bot.
+PEOPLES_WORDS = frozenset({"message_captured", "note"})
+_USER_ID = re.compile(r"\b[UW][A-Z0-9]{4,}\b")
 
 
 def entry_sections(event: TimelineEvent, zone: ZoneInfo) -> list[str]:
@@ -32,6 +36,9 @@ def entry_sections(event: TimelineEvent, zone: ZoneInfo) -> list[str]:
     source = f" · <{event.permalink}|source>" if event.permalink else ""
     head = f"{stamp}{who}{source}\n"
     text = escape(event.text) or f"_{event.kind.replace('_', ' ')}_"
+    if event.kind not in PEOPLES_WORDS:
+        # Entries the bot wrote name people by user id; show them as names.
+        text = _USER_ID.sub(lambda m: user(m.group()), text)
     room = SECTION_LIMIT - len(head)
     chunks = [text[i:i + room] for i in range(0, len(text), room)] or [""]
     return [head + chunks[0], *(f"…{chunk}" for chunk in chunks[1:])]

@@ -57,3 +57,12 @@ def test_user_text_and_links_are_safe():
 def test_empty_timeline_says_how_to_add_to_it():
     _, message = timeline_view.timeline_message(POLICY, incident(), [], ZoneInfo("UTC"))
     assert "/incident note" in " ".join(mrkdwn_texts(message))
+
+
+def test_people_are_named_in_bot_entries_but_user_text_is_left_alone():
+    bot_entry = timeline_view.entry_sections(
+        TimelineEvent(id=1, incident_id=7, kind="role_assigned", text="Incident lead: U0BOB.", occurred_at=START),
+        ZoneInfo("UTC"))[0]
+    typed = timeline_view.entry_sections(
+        TimelineEvent(id=2, incident_id=7, kind="note", text="ask U0BOB", occurred_at=START), ZoneInfo("UTC"))[0]
+    assert "Incident lead: <@U0BOB>." in bot_entry and "ask U0BOB" in typed
