@@ -87,9 +87,12 @@ class Demo:
         return len(self.sandbox.messages(channel_id))
 
     def new_lines(self, channel_id: str, since: int, expect: int = 1) -> list[str]:
-        """Rendered messages posted after the first ``since`` ones (waits for ``expect`` of them)."""
+        """The ``expect`` messages posted after the first ``since`` ones, rendered (waits for them).
+
+        Exactly those: the bot may already be posting what the next step shows.
+        """
         wait_for(lambda: self.count(channel_id) >= since + expect, f"{expect} new messages in {channel_id}")
-        return self.channel_lines(channel_id, self.sandbox.messages(channel_id)[since:])
+        return self.channel_lines(channel_id, self.sandbox.messages(channel_id)[since:since + expect])
 
     def channel_lines(self, channel_id: str, messages: list[dict] | None = None) -> list[str]:
         renderer = self.renderer()
@@ -97,6 +100,10 @@ class Demo:
         for message in messages if messages is not None else self.sandbox.messages(channel_id):
             if message.get("subtype") in {"channel_join", "channel_purpose", "channel_topic"}:
                 lines.append(f"· {renderer.mrkdwn(message.get('text', ''))}")
+                continue
+            if message.get("subtype") == "file_share" or message.get("files"):
+                names = ", ".join(f.get("name", "?") for f in message.get("files", []))
+                lines.append(f"{renderer.user(message.get('user'))} shared a file: {names}")
                 continue
             lines += renderer.message(message)
         return lines

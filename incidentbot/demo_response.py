@@ -86,10 +86,19 @@ def respond_to_incident(demo: "Demo", incident: Incident) -> None:
 
     step("Mitigated, then resolved", ["bob presses *Mitigated*", "bob presses *Resolve* and writes a summary"],
          resolve, expect=2, announced=2)
+    posted = demo.sandbox.messages(channel)
+    after = 1 + max(i for i, m in enumerate(posted) if "resolved the incident" in m.get("text", ""))
+    # Plan (with buttons), the .ics invite, the draft file, the review buttons.
+    demo.step("A SEV1 needs a postmortem: scheduled by policy and drafted from the channel",
+              ["(the bot, right after the resolution)"],
+              [(f"#{incident.channel_name}:", demo.new_lines(channel, after, 4))])
     demo.step("The card, as it is now pinned", [], [
         (f"#{incident.channel_name} (pinned card):",
          demo.renderer().message(demo.sandbox.message(channel, incident.card_ts)))])
     show_timeline_and_metrics(demo, incident)
+    draft = next(f for f in demo.sandbox.files() if f["name"] == f"{incident.reference}-postmortem.md")
+    demo.step("The drafted postmortem (the Markdown file in the channel)", [],
+              [(draft["name"] + ":", draft["content"].splitlines())])
 
 
 def show_timeline_and_metrics(demo: "Demo", incident: Incident) -> None:

@@ -29,6 +29,12 @@ class Incident(SQLModel, table=True):
     """One incident, shown to people as ``INC-<number>``."""
 
     __tablename__ = "incident"
+    __table_args__ = (
+        # Metrics and the digest select incidents by when they were declared, and by when
+        # their impact ended (mitigated, or resolved when never marked mitigated).
+        Index("ix_incident_declared_at", "declared_at"),
+        Index("ix_incident_impact_end", text("coalesce(mitigated_at, resolved_at)")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: int = Field(unique=True, index=True)
@@ -189,6 +195,38 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = _ts()
     channel_id: str | None = None
     message_ts: str | None = None
+
+
+class Postmortem(SQLModel, table=True):
+    """The postmortem of one incident: owner, due date, review meeting, draft, status.
+
+    ``status``: scheduled -> drafted -> in_review -> published, or not_needed (see
+    ``core.postmortems``). Its reminders are ``notification`` rows ("postmortem:<kind>").
+    """
+
+    __tablename__ = "postmortem"
+    __table_args__ = (Index("ix_postmortem_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # One postmortem per incident: scheduling twice (a retried resolve) finds this row.
+    incident_id: int = Field(foreign_key="incident.id", nullable=False, unique=True)
+    owner: str  # Slack user id
+    status: str
+    due_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # The review meeting: proposed by the bot, then confirmed or rescheduled by people.
+    meeting_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True, index=True)
+    meeting_confirmed: bool = False
+    meeting_set_at: datetime | None = _ts()  # when meeting_at was last proposed or changed
+    # Bumped whenever the meeting time changes: the SEQUENCE of the calendar invite, so
+    # calendar apps replace the earlier invite instead of adding a second event.
+    meeting_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    not_needed_reason: str | None = None
+    draft_markdown: str | None = None
+    draft_model: str | None = None  # "offline", or the model that wrote the draft
+    drafted_at: datetime | None = _ts()
+    published_at: datetime | None = _ts()
+    created_at: datetime = _ts_now()
+    updated_at: datetime = _ts_now()
 
 
 class Snooze(SQLModel, table=True):

@@ -15,7 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from incidentbot.core import incidents, messages
 from incidentbot.db import session_scope, sweep_lock
-from incidentbot.slack import backfill, nudging, provisioning
+from incidentbot.slack import backfill, nudging, postmortem_flow, provisioning
 from incidentbot.slack.deps import Deps
 from incidentbot.timeutil import utcnow
 
@@ -78,11 +78,15 @@ def send_nudges(deps: Deps) -> int:
     return nudging.send_due(deps)
 
 
+def send_postmortem_reminders(deps: Deps) -> int:
+    return postmortem_flow.send_reminders(deps)
+
+
 def schedule(scheduler: BaseScheduler, deps: Deps) -> BaseScheduler:
     """The sweeps and how often they wake up; each job looks at the database for
     what is due, so a missed wake-up (downtime) only delays work, never loses it."""
     jobs = ((reconcile, RECONCILE_EVERY_SECONDS), (send_nudges, NUDGE_EVERY_SECONDS),
-            (backfill_channels, BACKFILL_EVERY_SECONDS))
+            (backfill_channels, BACKFILL_EVERY_SECONDS), (send_postmortem_reminders, NUDGE_EVERY_SECONDS))
     for job, seconds in jobs:
         scheduler.add_job(job, "interval", seconds=seconds, args=[deps], id=job.__name__,
                           coalesce=True, max_instances=1, next_run_time=utcnow())

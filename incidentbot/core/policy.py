@@ -28,6 +28,7 @@ from incidentbot.core.policy_sections import (
     Limits,
     Nudges,
     Permissions,
+    Postmortems,
     Role,
     Section,
     Service,
@@ -40,7 +41,8 @@ from incidentbot.core.policy_sections import (
 
 __all__ = [
     "ActionItemRules", "BusinessHours", "Category", "Channels", "Digest", "Limits", "Nudges",
-    "Permissions", "Policy", "PolicyError", "Role", "Service", "Severity", "Status", "Taxonomy", "TimelineRules",
+    "Permissions", "Policy", "PolicyError", "Postmortems", "Role", "Service", "Severity", "Status", "Taxonomy",
+    "TimelineRules",
     "load_policy", "parse_policy",
 ]
 
@@ -116,6 +118,7 @@ class Policy(Section):
     action_items: ActionItemRules = Field(default_factory=ActionItemRules)
     permissions: Permissions = Field(default_factory=Permissions)
     nudges: Nudges = Field(default_factory=Nudges)
+    postmortems: Postmortems = Field(default_factory=Postmortems)
 
     @field_validator("timezone")
     @classmethod
@@ -278,9 +281,28 @@ def _check_permissions(policy: Policy) -> Iterator[Problem]:
             seen.add(value)
 
 
+def _check_postmortems(policy: Policy) -> Iterator[Problem]:
+    rules = policy.postmortems
+    categories = [category.id for category in policy.taxonomy.categories]
+    seen: set[str] = set()
+    for index, category in enumerate(rules.required_categories):
+        path = f"postmortems.required_categories[{index}]"
+        if category in seen:
+            yield path, f"lists {category!r} more than once"
+        seen.add(category)
+        yield from _one_of(category, categories, path)
+    yield from _one_of(rules.owner_role, [role.id for role in policy.roles], "postmortems.owner_role")
+    hours = policy.business_hours
+    day = (hours.end_time.hour * 60 + hours.end_time.minute) - (hours.start_time.hour * 60 + hours.start_time.minute)
+    if 0 < day < rules.meeting_minutes:
+        yield ("postmortems.meeting_minutes",
+               f"must fit within business hours ({hours.start}-{hours.end} is {day} minutes) "
+               f"(got {rules.meeting_minutes})")
+
+
 _CHECKS: list[Callable[[Policy], Iterable[Problem]]] = [
     _check_severities, _check_statuses, _check_taxonomy, _check_services_and_roles, _check_business_hours,
-    _check_permissions,
+    _check_permissions, _check_postmortems,
 ]
 
 

@@ -334,6 +334,30 @@ class Nudges(Section):
     snooze_minutes: int = Field(default=60, gt=0)
 
 
+class Postmortems(Section):
+    # Categories whose incidents always need a postmortem, in addition to the severities
+    # with postmortem_required = true.
+    required_categories: list[Slug] = Field(default_factory=list)
+    # Who owns the postmortem: the holder of this role when the incident is resolved
+    # (the declarer when nobody holds it). Reassignable afterwards.
+    owner_role: Slug = "lead"
+    # Length of the review meeting proposed in business hours before the due date.
+    meeting_minutes: int = Field(default=60, gt=0)
+    # The proposal is at least this many hours after resolving, so people can read the
+    # draft first; when no such slot fits before the due date, the first free one is used.
+    meeting_notice_hours: int = Field(default=24, ge=0)
+    # "Draft not started" reminder: on the morning of the business day this many
+    # business days before the due day (0: the due day itself).
+    reminder_days_before_due: int = Field(default=2, ge=0)
+    # An overdue postmortem is reminded to its owner first, then to the incident channel
+    # this many business days later.
+    overdue_channel_after_days: int = Field(default=1, gt=0)
+    # false turns every postmortem reminder off (draft, meeting, overdue).
+    reminders: bool = True
+    # Publishing the postmortem also closes the incident.
+    close_on_publish: bool = False
+
+
 class ActionItemRules(Section):
     # Default policy: priority action items due in 4 weeks on tier-1 services, 8 otherwise.
     priority_due_weeks_by_tier: dict[Annotated[int, Field(ge=1)], Annotated[int, Field(gt=0)]] = Field(

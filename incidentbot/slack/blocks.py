@@ -119,6 +119,10 @@ def announcement(policy: Policy, incident: Incident) -> tuple[str, list[Block]]:
     return text, blocks
 
 
+def channel_link(incident: Incident) -> str:
+    return channel(incident.channel_id, incident.channel_name or "")
+
+
 def declared_reply(incident: Incident) -> str:
     """What the declarer sees (ephemeral) once the channel is ready."""
     return f"{incident.reference} is declared. Head to {channel(incident.channel_id, incident.channel_name or '')}."

@@ -85,6 +85,7 @@ class SlackGateway:
         self._channel_ids: dict[str, str] = {}
         self._groups: dict[str, tuple[float, set[str]]] = {}
         self._zones: dict[str, ZoneInfo] = {}
+        self._identity: tuple[str, str] | None = None
         self._lock = threading.Lock()
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
@@ -158,6 +159,36 @@ class SlackGateway:
         with self._lock:
             self._groups[usergroup_id] = (now, members)
         return members
+
+    def upload(self, channel_id: str, filename: str, content: str, *, title: str,
+               comment: str | None = None, thread_ts: str | None = None) -> None:
+        """Share a text file in a channel (files_upload_v2: get an upload URL, upload, complete)."""
+        try:
+            self.client.files_upload_v2(channel=channel_id, filename=filename, content=content, title=title,
+                                        initial_comment=comment, thread_ts=thread_ts)
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error") if error.response else "unknown_error"
+            raise SlackError("files.upload_v2", code) from None
+
+    def bot_identity(self) -> tuple[str, str]:
+        """(user id, bot id) of the bot itself, asked once (auth.test)."""
+        with self._lock:
+            if self._identity:
+                return self._identity
+        data = self._call("auth.test")
+        with self._lock:
+            self._identity = (str(data.get("user_id", "")), str(data.get("bot_id", "")))
+            return self._identity
+
+    def user_profile(self, user_id: str) -> tuple[str, str | None]:
+        """(display name, email or None) for calendar invites; the id when Slack can't say."""
+        try:
+            found = self._call("users.info", user=user_id)["user"]
+        except SlackError:
+            return user_id, None
+        profile = found.get("profile") or {}
+        name = profile.get("display_name") or found.get("real_name") or found.get("name") or user_id
+        return name, profile.get("email")
 
     def user_timezone(self, user_id: str) -> ZoneInfo:
         """The timezone set in the person's Slack profile (UTC when unknown), cached."""

@@ -51,3 +51,17 @@ MILESTONES_DETECTION = "detection"
 
 # Message shortcut: put a message on the incident timeline (in an incident channel).
 ADD_TO_TIMELINE = "add_to_incident_timeline"
+
+# Postmortems: the plan (Confirm · Reschedule · Not needed) and the draft (Regenerate ·
+# Mark in review · Publish). Values are the postmortem id.
+PM_CONFIRM = "postmortem_confirm_meeting"
+PM_RESCHEDULE = "postmortem_reschedule"
+PM_NOT_NEEDED = "postmortem_not_needed"
+PM_REGENERATE = "postmortem_regenerate"
+PM_REVIEW = "postmortem_mark_in_review"
+PM_PUBLISH = "postmortem_publish"
+PM_RESCHEDULE_VIEW = "postmortem_reschedule"
+PM_NOT_NEEDED_VIEW = "postmortem_not_needed"
+PM_WHEN_DATE = "when_date"
+PM_WHEN_TIME = "when_time"
+PM_REASON = "reason"

@@ -211,3 +211,37 @@ class FieldErrors(Exception):
     def __init__(self, by_field: dict[str, str]) -> None:
         super().__init__(by_field)
         self.by_field = by_field
+
+
+# Postmortem ----------------------------------------------------------------------
+
+def reschedule_modal(postmortem_id: int, reference: str, zone: ZoneInfo, current: datetime | None) -> dict[str, Any]:
+    day, clock = utc_to_local_parts(current, zone) if current else (None, None)
+    blocks: list[Block] = [
+        section(f"When should the postmortem review of *{reference}* be? Times are in *{escape(zone.key)}*."),
+        _input(ids.PM_WHEN_DATE, "Date", {"type": "datepicker", **({"initial_date": day} if day else {})}),
+        _input(ids.PM_WHEN_TIME, "Time", {"type": "timepicker", "timezone": zone.key,
+                                          **({"initial_time": clock} if clock else {})}),
+    ]
+    return _modal(ids.PM_RESCHEDULE_VIEW, "Reschedule review", "Reschedule", blocks,
+                  {"postmortem": postmortem_id, "zone": zone.key})
+
+
+def not_needed_modal(postmortem_id: int, reference: str) -> dict[str, Any]:
+    blocks: list[Block] = [
+        section(f"No postmortem for *{reference}*? Say why; the reason is recorded on the incident."),
+        _input(ids.PM_REASON, "Reason", {"type": "plain_text_input", "multiline": True, "max_length": 1000}),
+    ]
+    return _modal(ids.PM_NOT_NEEDED_VIEW, "No postmortem", "Record", blocks, {"postmortem": postmortem_id})
+
+
+def picked_moment(values: dict, zone: ZoneInfo) -> datetime:
+    """The date and time picked in ``zone``, as UTC; FieldErrors when the clocks skip it."""
+    day = _state(values, ids.PM_WHEN_DATE).get("selected_date")
+    clock = _state(values, ids.PM_WHEN_TIME).get("selected_time")
+    if not (day and clock):
+        raise FieldErrors({ids.PM_WHEN_DATE: "Pick both a date and a time."})
+    try:
+        return local_to_utc(day, clock, zone)
+    except NonexistentLocalTime as error:
+        raise FieldErrors({ids.PM_WHEN_TIME: f"{error}. Pick another time."}) from None

@@ -17,7 +17,7 @@ from incidentbot.core import deliveries, incidents, lifecycle, roles, updates
 from incidentbot.core.changes import Change
 from incidentbot.db import session_scope
 from incidentbot.models import Incident, StatusUpdate
-from incidentbot.slack import blocks, effects
+from incidentbot.slack import blocks, effects, postmortem_flow
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
 
@@ -42,6 +42,10 @@ def run(deps: Deps, incident_id: int, operation: Operation, *, once_key: str | N
 
 def finish(deps: Deps, changes: list[Change]) -> None:
     effects.publish(deps, changes)
+    resolved = [c for c in changes if c.kind == "resolved"]
+    if resolved:
+        # After everything people see of the resolution: the postmortem never delays it.
+        postmortem_flow.after_resolve(deps, resolved[0].incident.id)
 
 
 def privileged(deps: Deps, user_id: str) -> bool:

@@ -31,9 +31,10 @@ USAGE: dict[str, tuple[str, str]] = {
     "summary": ("/incident summary <text>", "Replace the incident summary."),
     "note": ("/incident note <text>", "Add a note to the incident timeline, at the time you type it."),
     "timeline": ("/incident timeline [page]", "Show the timeline privately, in your timezone; edit milestones from there."),
+    "postmortem": ("/incident postmortem", "Draft the postmortem now (scheduling it if it is not yet)."),
 }
 IN_CHANNEL = frozenset({"ack", "lead", "role", "update", "status", "sev", "mitigate", "resolve", "close", "summary",
-                        "note", "timeline"})
+                        "note", "timeline", "postmortem"})
 QUICK_DECLARE = ("/incident <title> [sev1..sev4]", "Declare with the default severity, or the one given.")
 
 # Words that are (or will be) subcommands. They are never read as the first word of

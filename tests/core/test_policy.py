@@ -92,7 +92,7 @@ def test_shipped_file_spells_out_every_key():
     data = tomllib.loads(SHIPPED_TEXT)
     assert set(data) == set(Policy.model_fields)
     for section in ("taxonomy", "channels", "digest", "business_hours", "timeline", "limits", "action_items",
-                    "permissions", "nudges"):
+                    "permissions", "nudges", "postmortems"):
         assert set(data[section]) == set(Policy.model_fields[section].annotation.model_fields), section
     for section in ("severities", "statuses", "roles", "services"):
         (item_model,) = get_args(Policy.model_fields[section].annotation)
@@ -108,6 +108,22 @@ def test_shipped_permissions_and_nudges(policy):
     nudges = policy.nudges
     assert (nudges.enabled, nudges.no_lead_minutes, nudges.idle_hours, nudges.snooze_minutes) == (True, 10, 4, 60)
     assert [c.id for c in policy.taxonomy.categories if c.private_by_default] == ["security"]
+
+
+def test_shipped_postmortem_rules(policy):
+    rules = policy.postmortems
+    assert (rules.required_categories, rules.owner_role, rules.meeting_minutes, rules.meeting_notice_hours) == (
+        [], "lead", 60, 24)
+    assert (rules.reminder_days_before_due, rules.overdue_channel_after_days, rules.reminders,
+            rules.close_on_publish) == (2, 1, True, False)
+
+
+def test_postmortem_rules_accept_categories_and_roles_in_any_case():
+    policy = parse_policy('[postmortems]\nrequired_categories = ["Security", "data-pipeline-integrity"]\n'
+                          'owner_role = "Scribe"\nmeeting_minutes = 480\nreminder_days_before_due = 0\n')
+    assert policy.postmortems.required_categories == ["security", "data-pipeline-integrity"]
+    assert policy.postmortems.owner_role == "scribe"
+    assert policy.postmortems.meeting_minutes == 480  # the whole business day
 
 
 def test_permissions_accept_ids_in_any_case():
@@ -282,6 +298,35 @@ BROKEN = {
     ),
     "snooze typo": (
         "[nudges]\nsnoze_minutes = 5", "nudges.snoze_minutes: unknown key (did you mean 'snooze_minutes'?)",
+    ),
+    "postmortem category unknown": (
+        '[postmortems]\nrequired_categories = ["secruity"]',
+        "policy.toml: postmortems.required_categories[0]: must be one of code-deploy, config-change",
+    ),
+    "postmortem category twice": (
+        '[postmortems]\nrequired_categories = ["security", "security"]',
+        "policy.toml: postmortems.required_categories[1]: lists 'security' more than once",
+    ),
+    "postmortem owner role unknown": (
+        '[postmortems]\nowner_role = "captain"',
+        "policy.toml: postmortems.owner_role: must be one of lead, comms, scribe (got 'captain')",
+    ),
+    "postmortem meeting longer than the business day": (
+        '[business_hours]\nstart = "09:00"\nend = "12:00"\n[postmortems]\nmeeting_minutes = 240',
+        "policy.toml: postmortems.meeting_minutes: must fit within business hours (09:00-12:00 is 180 minutes) "
+        "(got 240)",
+    ),
+    "postmortem meeting of no minutes": (
+        "[postmortems]\nmeeting_minutes = 0",
+        "policy.toml: postmortems.meeting_minutes: must be greater than 0 (got 0)",
+    ),
+    "postmortem reminder days negative": (
+        "[postmortems]\nreminder_days_before_due = -1",
+        "policy.toml: postmortems.reminder_days_before_due: must be greater than or equal to 0 (got -1)",
+    ),
+    "postmortem key typo": (
+        "[postmortems]\nmeeting_minuts = 30",
+        "postmortems.meeting_minuts: unknown key (did you mean 'meeting_minutes'?)",
     ),
     "private flag not a boolean": (
         '[taxonomy]\n[[taxonomy.categories]]\nid = "unknown"\nname = "Unknown"\nprivate_by_default = "perhaps"',

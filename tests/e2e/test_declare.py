@@ -97,8 +97,10 @@ def test_help_unknown_and_typos_answer_privately(bot):
     assert "/incident declare &lt;title&gt; [sev1..sev4]" in json.dumps(help_ack.json)  # escaped: Slack would read <title> as a link
     typo = bot.driver.slash_command("stauts", user=CAROL, channel=GENERAL)
     assert typo.json["response_type"] == "ephemeral" and "Did you mean `/incident status`?" in typo.json["text"]
-    later = bot.driver.slash_command("timeline", user=CAROL, channel=GENERAL)
-    assert "`/incident timeline` is not available" in later.json["text"]
+    later = bot.driver.slash_command("backlog", user=CAROL, channel=GENERAL)  # reserved for action items
+    assert "`/incident backlog` is not available" in later.json["text"]
+    elsewhere = bot.driver.slash_command("timeline", user=CAROL, channel=GENERAL)
+    assert "`/incident timeline` works inside an incident channel" in elsewhere.json["text"]
     assert bot.incidents() == [] and bot.slack.calls("conversations.create") == []
 
 

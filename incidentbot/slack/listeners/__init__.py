@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from incidentbot.slack.listeners import actions, commands, errors, events, shortcuts, views
+from incidentbot.slack.listeners import actions, commands, errors, events, postmortems, shortcuts, views
 
 
 def register_all(app: App) -> None:
@@ -12,5 +12,6 @@ def register_all(app: App) -> None:
     actions.register(app)
     views.register(app)
     shortcuts.register(app)
+    postmortems.register(app)
     events.register(app)
     errors.register(app)

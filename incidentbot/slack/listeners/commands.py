@@ -16,7 +16,8 @@ from incidentbot.core.errors import AlreadyDone, DomainError, InvalidInput
 from incidentbot.core.incidents import Declaration
 from incidentbot.db import session_scope
 from incidentbot.models import Incident
-from incidentbot.slack import blocks, capture, declaring, home, ids, modals, operations, parsing, timeline_view
+from incidentbot.slack import (blocks, capture, declaring, home, ids, modals, operations, parsing, postmortem_flow,
+                               timeline_view)
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.mrkdwn import escape
 
@@ -180,12 +181,25 @@ def _operation(deps: Deps, actor: str, parsed: parsing.Command) -> operations.Op
     return operations.set_severity(deps, actor, level, reason.strip() or None)
 
 
+def draft_postmortem(ack: Ack, command: dict, respond: Respond, deps: Deps, incident: Incident,
+                     parsed: parsing.Command) -> bool:
+    """``/incident postmortem``: drafting reads the whole channel, so it runs after the ack."""
+    ack(response_type="ephemeral", text=f"Drafting the postmortem of {incident.reference}…")
+    try:
+        note = postmortem_flow.draft_now(deps, incident.id, command["user_id"])
+    except DomainError as error:
+        note = str(error)
+    respond(text=escape(note), response_type="ephemeral")
+    return True
+
+
 # In-channel subcommands that change nothing by themselves (or not right away).
 _NOT_A_CHANGE = {
     "update": _open_form(modals.update_modal),
     "resolve": _open_form(modals.resolve_modal),
     "note": add_note,
     "timeline": show_timeline,
+    "postmortem": draft_postmortem,
 }
 
 
