@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from incidentbot.core.policy import load_policy
 from incidentbot.db import make_engine, migrate
-from incidentbot.demo_response import respond_to_incident
+from incidentbot.demo_response import respond_to_incident, show_postmortem
 from incidentbot.models import Incident
 from incidentbot.sandbox.client import SandboxClient
 from incidentbot.sandbox.driver import SlackDriver
@@ -153,6 +153,7 @@ def _script(demo: Demo, policy) -> None:
     respond_to_incident(demo, first)
     _declare_with_form(demo, policy)
     _bad_input(demo)
+    show_postmortem(demo, first)
 
 
 def _declare_with_form(demo: Demo, policy) -> None:

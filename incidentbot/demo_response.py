@@ -96,8 +96,12 @@ def respond_to_incident(demo: "Demo", incident: Incident) -> None:
         (f"#{incident.channel_name} (pinned card):",
          demo.renderer().message(demo.sandbox.message(channel, incident.card_ts)))])
     show_timeline_and_metrics(demo, incident)
+
+
+def show_postmortem(demo: "Demo", incident: Incident) -> None:
+    """The draft as it was posted in the channel (the demo ends with it)."""
     draft = next(f for f in demo.sandbox.files() if f["name"] == f"{incident.reference}-postmortem.md")
-    demo.step("The drafted postmortem (the Markdown file in the channel)", [],
+    demo.step(f"The drafted postmortem of {incident.reference} (the Markdown file in its channel)", [],
               [(draft["name"] + ":", draft["content"].splitlines())])
 
 

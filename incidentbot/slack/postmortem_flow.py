@@ -107,7 +107,8 @@ def draft_and_post(deps: Deps, incident_id: int) -> None:
     with session_scope(deps.engine) as session:
         incident = incidents.get(session, incident_id)
         rows = messages.for_incident(session, incident)
-        events = timeline.events(session, incident)
+        # The postmortem's own bookkeeping (scheduled, drafted…) is not part of the incident.
+        events = [e for e in timeline.events(session, incident) if e.kind not in postmortems.EVENT_KINDS]
         holders = roles.holders(session, incident)
     # The bot's own posts restate the timeline events, which the draft already has.
     bot_user, bot_id = _identity(deps)
