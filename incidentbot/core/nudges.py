@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from incidentbot.core import changes, incidents, timeline
+from incidentbot.core import changes, incidents, notifications, timeline
 from incidentbot.core.errors import InvalidInput
 from incidentbot.core.policy import Policy
 from incidentbot.core.updates import cadence_minutes
@@ -29,7 +28,7 @@ KINDS = {"update_overdue": "status update", "no_lead": "missing lead", "idle": "
 SNOOZE_MAX_MINUTES = 24 * 60
 # A claim not marked sent within this long belongs to a worker that died mid-send:
 # the nudge becomes due again and the next claim takes it over.
-CLAIM_LEASE = timedelta(minutes=10)
+CLAIM_LEASE = notifications.CLAIM_LEASE
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def due(session: Session, policy: Policy, now: datetime) -> list[DueNudge]:
                                  activity.get(incident.id))
         if nudge.due_at <= now
     ]
-    taken = _taken(session, [nudge.key for nudge in candidates], now)
+    taken = notifications.taken(session, [nudge.key for nudge in candidates], now)
     snoozed = _snoozed(session, ids, now)
     fresh = [n for n in candidates if n.key not in taken and (n.incident_id, n.kind) not in snoozed]
     return sorted(fresh, key=lambda n: (n.due_at, n.incident_id, n.kind))
@@ -71,32 +70,12 @@ def due(session: Session, policy: Policy, now: datetime) -> list[DueNudge]:
 
 def claim(session: Session, nudge: DueNudge, now: datetime) -> Notification | None:
     """Take the nudge for sending; ``None`` when another worker has it (or has sent it)."""
-    notification = Notification(
-        incident_id=nudge.incident_id, kind=nudge.kind, key=nudge.key, due_at=nudge.due_at, claimed_at=now
-    )
-    try:
-        with session.begin_nested():
-            session.add(notification)
-    except IntegrityError:
-        return _take_over_abandoned(session, nudge.key, now)
-    return notification
+    return notifications.claim(session, incident_id=nudge.incident_id, kind=nudge.kind, key=nudge.key,
+                               due_at=nudge.due_at, now=now)
 
 
-def mark_sent(session: Session, notification: Notification, *, channel_id: str, message_ts: str | None,
-              now: datetime) -> None:
-    notification.sent_at = now
-    notification.channel_id = channel_id
-    notification.message_ts = message_ts
-    session.add(notification)
-    session.flush()
-
-
-def release(session: Session, notification: Notification) -> None:
-    """Sending failed: drop the claim so the next sweep tries again."""
-    if notification.sent_at is not None:
-        raise ValueError(f"notification {notification.key} was sent; releasing it would send it twice")
-    session.delete(notification)
-    session.flush()
+mark_sent = notifications.mark_sent
+release = notifications.release
 
 
 def snooze(
@@ -175,35 +154,8 @@ def _last_activity(session: Session, ids: list[int]) -> dict[int, datetime]:
     return {incident_id: last for incident_id, last in session.exec(query) if last is not None}
 
 
-def _taken(session: Session, keys: list[str], now: datetime) -> set[str]:
-    """Keys already sent, or claimed by a worker that may still be sending them."""
-    if not keys:
-        return set()
-    query = select(Notification.key).where(
-        Notification.key.in_(keys),
-        (Notification.sent_at != None) | (Notification.claimed_at > now - CLAIM_LEASE),  # noqa: E711
-    )
-    return set(session.exec(query))
-
-
 def _snoozed(session: Session, ids: list[int], now: datetime) -> set[tuple[int, str]]:
     query = select(Snooze.incident_id, Snooze.kind).where(Snooze.incident_id.in_(ids), Snooze.until > now)
     return {(incident_id, kind) for incident_id, kind in session.exec(query)}
 
 
-def _take_over_abandoned(session: Session, key: str, now: datetime) -> Notification | None:
-    """Claim a nudge whose earlier claim was never marked sent within the lease."""
-    taken = session.execute(
-        update(Notification)
-        .where(
-            Notification.key == key,
-            Notification.sent_at == None,  # noqa: E711
-            Notification.claimed_at <= now - CLAIM_LEASE,
-        )
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
-        return None
-    query = select(Notification).where(Notification.key == key).execution_options(populate_existing=True)
-    return session.exec(query).one()

@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from incidentbot.core import calendar, roles, timeline
+from incidentbot.core import calendar, notifications, roles, timeline
 from incidentbot.core.errors import AlreadyDone, DomainError, InvalidInput, NotFound
-from incidentbot.core.nudges import CLAIM_LEASE
 from incidentbot.core.policy import Policy
 from incidentbot.models import Incident, Notification, Postmortem
 from incidentbot.timeutil import ensure_utc, utcnow
@@ -410,7 +408,7 @@ def due_reminders(session: Session, policy: Policy, now: datetime) -> list[DueRe
         return []
     open_postmortems = session.exec(select(Postmortem).where(Postmortem.status.in_(list(ACTIVE)))).all()
     candidates = [r for postmortem in open_postmortems for r in _situations(policy, postmortem, now)]
-    taken = _taken(session, [r.key for r in candidates], now)
+    taken = notifications.taken(session, [r.key for r in candidates], now)
     fresh = [r for r in candidates if r.key not in taken]
     return sorted(fresh, key=lambda r: (r.due_at, r.postmortem_id, REMINDER_KINDS.index(r.kind)))
 
@@ -454,69 +452,18 @@ def _situations(policy: Policy, postmortem: Postmortem, now: datetime) -> list[D
 
 def claim_reminder(session: Session, reminder: DueReminder, now: datetime) -> Notification | None:
     """Take the reminder for sending; ``None`` when another worker has it (or has sent it)."""
-    notification = Notification(
-        incident_id=reminder.incident_id, kind=NOTIFICATION_PREFIX + reminder.kind, key=reminder.key,
-        due_at=reminder.due_at, claimed_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(notification)
-    except IntegrityError:
-        return _take_over_abandoned(session, reminder.key, now)
-    return notification
+    return notifications.claim(session, incident_id=reminder.incident_id, kind=NOTIFICATION_PREFIX + reminder.kind,
+                               key=reminder.key, due_at=reminder.due_at, now=now)
 
 
-def mark_reminder_sent(
-    session: Session, notification: Notification, *, channel_id: str, message_ts: str | None, now: datetime
-) -> None:
-    notification.sent_at = now
-    notification.channel_id = channel_id
-    notification.message_ts = message_ts
-    session.add(notification)
-    session.flush()
-
-
-def release_reminder(session: Session, notification: Notification) -> None:
-    """Sending failed: drop the claim so the next sweep tries again."""
-    if notification.sent_at is not None:
-        raise ValueError(f"notification {notification.key} was sent; releasing it would send it twice")
-    session.delete(notification)
-    session.flush()
+mark_reminder_sent = notifications.mark_sent
+release_reminder = notifications.release
 
 
 def overdue(session: Session, policy: Policy, now: datetime) -> list[Postmortem]:
     """Postmortems past their due date and not published or marked not needed, most overdue first."""
     query = select(Postmortem).where(Postmortem.status.in_(list(ACTIVE)), Postmortem.due_at <= ensure_utc(now))
     return list(session.exec(query.order_by(Postmortem.due_at, Postmortem.id)))
-
-
-def _taken(session: Session, keys: list[str], now: datetime) -> set[str]:
-    """Keys already sent, or claimed by a worker that may still be sending them."""
-    if not keys:
-        return set()
-    query = select(Notification.key).where(
-        Notification.key.in_(keys),
-        (Notification.sent_at != None) | (Notification.claimed_at > now - CLAIM_LEASE),  # noqa: E711
-    )
-    return set(session.exec(query))
-
-
-def _take_over_abandoned(session: Session, key: str, now: datetime) -> Notification | None:
-    """Claim a reminder whose earlier claim was never marked sent within the lease."""
-    taken = session.execute(
-        update(Notification)
-        .where(
-            Notification.key == key,
-            Notification.sent_at == None,  # noqa: E711
-            Notification.claimed_at <= now - CLAIM_LEASE,
-        )
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
-        return None
-    query = select(Notification).where(Notification.key == key).execution_options(populate_existing=True)
-    return session.exec(query).one()
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_home_shows_open_incidents_and_private_ones_only_to_members(bot):
     bobs = open_home(bot, BOB)
     bob_sees = "\n".join(mrkdwn_texts(bobs["blocks"]))
     assert f":lock: _private_ · *INC-2* {SECRET_TITLE}\nYou: declared it" in bob_sees
-    assert f"*INC-1* Checkout API returning 502s\n*SEV2 · Major* · Investigating" in bob_sees
+    assert "*INC-1* Checkout API returning 502s\n*SEV2 · Major* · Investigating" in bob_sees
     assert f"<#{secret.channel_id}>" in bob_sees and f"<#{public.channel_id}>" in bob_sees
     assert bob_sees.index("*INC-2*") < bob_sees.rindex("*INC-1*")  # newest first
 

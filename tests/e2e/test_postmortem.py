@@ -10,7 +10,7 @@ from incidentbot.core.policy import parse_policy
 from incidentbot.models import Postmortem
 from incidentbot.slack import postmortem_flow
 from incidentbot.timeutil import utcnow
-from tests_support import ALICE, BOB, GENERAL, INCIDENTS, mrkdwn_texts, wait_for
+from tests_support import ALICE, BOB, GENERAL, INCIDENTS, wait_for
 
 
 def resolved_incident(bot, severity="sev2", user=ALICE):
@@ -84,7 +84,7 @@ def test_meeting_confirmed_once(bot):
 
 def test_reschedule_is_checked_in_the_users_timezone(bot):
     incident = resolved_incident(bot)
-    stored = wait_for(lambda: postmortem(bot, incident), "the postmortem")
+    wait_for(lambda: postmortem(bot, incident), "the postmortem")
     press(bot, incident.channel_id, "postmortem_reschedule", BOB)
     form = wait_for(lambda: [v for v in bot.slack.views(user=BOB) if v["callback_id"] == "postmortem_reschedule"],
                     "the reschedule form")[-1]
