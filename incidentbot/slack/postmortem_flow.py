@@ -11,7 +11,7 @@ import logging
 import re
 from collections import Counter
 
-from incidentbot.core import incidents, lifecycle, messages, postmortems, roles, timeline
+from incidentbot.core import incidents, lifecycle, messages, postmortem_reminders, postmortems, roles, timeline
 from incidentbot.core.errors import DomainError
 from incidentbot.core.ics import meeting_invite
 from incidentbot.db import session_scope, sweep_lock
@@ -231,13 +231,13 @@ def send_reminders(deps: Deps, now=None) -> int:
         if not mine:
             return 0
         with session_scope(deps.engine) as session:
-            due = postmortems.due_reminders(session, deps.policy, now)
+            due = postmortem_reminders.due_reminders(session, deps.policy, now)
         return sum(_remind(deps, reminder, now) for reminder in due)
 
 
 def _remind(deps: Deps, reminder, now) -> int:
     with session_scope(deps.engine) as session:
-        claim = postmortems.claim_reminder(session, reminder, now)
+        claim = postmortem_reminders.claim_reminder(session, reminder, now)
         postmortem = session.get(Postmortem, reminder.postmortem_id)
         incident = incidents.get(session, postmortem.incident_id)
     if claim is None:
@@ -253,9 +253,9 @@ def _remind(deps: Deps, reminder, now) -> int:
         log.warning("postmortem reminder %s for %s not sent (%s); will retry", reminder.kind, incident.reference,
                     error.code)
         with session_scope(deps.engine) as session:
-            postmortems.release_reminder(session, session.get(type(claim), claim.id))
+            postmortem_reminders.release_reminder(session, session.get(type(claim), claim.id))
         return 0
     with session_scope(deps.engine) as session:
-        postmortems.mark_reminder_sent(session, session.get(type(claim), claim.id), channel_id=target,
+        postmortem_reminders.mark_reminder_sent(session, session.get(type(claim), claim.id), channel_id=target,
                                        message_ts=ts, now=now)
     return 1

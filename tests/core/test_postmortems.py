@@ -13,11 +13,12 @@ from sqlalchemy import event, inspect, text
 from sqlmodel import Session, select
 
 from incidentbot import db
-from incidentbot.core import incidents, lifecycle, postmortems, roles, timeline
+from incidentbot.core import incidents, lifecycle, postmortem_reminders, postmortems, roles, timeline
 from incidentbot.core.errors import AlreadyDone, DomainError, InvalidInput
 from incidentbot.core.incidents import Declaration
 from incidentbot.core.policy import parse_policy
-from incidentbot.core.postmortems import DueReminder, PostmortemStatus
+from incidentbot.core.postmortem_reminders import DueReminder
+from incidentbot.core.postmortems import PostmortemStatus
 from incidentbot.models import Notification, Postmortem
 
 UTC = timezone.utc
@@ -416,11 +417,11 @@ def sweep(engine, now, policy=POLICY) -> list[tuple[str, datetime]]:
     """What a worker does: claim and commit, "post", mark sent and commit."""
     sent = []
     with Session(engine) as session:
-        for reminder in postmortems.due_reminders(session, policy, now):
-            claimed = postmortems.claim_reminder(session, reminder, now)
+        for reminder in postmortem_reminders.due_reminders(session, policy, now):
+            claimed = postmortem_reminders.claim_reminder(session, reminder, now)
             session.commit()
             if claimed is not None:
-                postmortems.mark_reminder_sent(session, claimed, channel_id="C0INC", message_ts="1.0", now=now)
+                postmortem_reminders.mark_reminder_sent(session, claimed, channel_id="C0INC", message_ts="1.0", now=now)
                 session.commit()
                 sent.append((reminder.kind, now))
     return sent
@@ -523,7 +524,7 @@ def test_reminder_times_across_dst_and_holidays(engine):
     with Session(engine, expire_on_commit=False) as session:
         postmortem = resolve(session, declare(session, "SEV2", when=resolved - timedelta(hours=1)), when=resolved)
         assert postmortem.due_at == datetime(2026, 4, 1, 15, 0, tzinfo=UTC)
-        times = postmortems.reminder_times(POLICY, postmortem)
+        times = postmortem_reminders.reminder_times(POLICY, postmortem)
     # The draft reminder on Monday 30 March 09:00 CEST: 07:00 UTC, an hour earlier than the week before.
     assert times["draft_not_started"] == (datetime(2026, 3, 30, 7, 0, tzinfo=UTC), postmortem.due_at)
     # Overdue: Thursday 2, Friday 3 and Monday 6 April are holidays: Tuesday 7 April 09:00 CEST.
@@ -542,7 +543,7 @@ def test_meeting_reminders_are_exact_hours_across_the_autumn_change(session):
     resolved = cph(2026, 10, 23, 12)  # Friday; clocks go back early on Sunday 25 October
     postmortem = resolve(session, declare(session, "SEV2", when=resolved - timedelta(hours=1)), when=resolved)
     assert postmortem.meeting_at == cph(2026, 10, 26, 9) == datetime(2026, 10, 26, 8, tzinfo=UTC)
-    times = postmortems.reminder_times(POLICY, postmortem)
+    times = postmortem_reminders.reminder_times(POLICY, postmortem)
     # 24 real hours before Monday 09:00 CET is Sunday 09:00 CET (08:00 UTC).
     assert times["meeting_24h"][0] == datetime(2026, 10, 25, 8, tzinfo=UTC)
     assert times["meeting_1h"] == (datetime(2026, 10, 26, 7, tzinfo=UTC), postmortem.meeting_at)
@@ -553,17 +554,17 @@ def test_claim_is_exactly_once_across_sessions(engine):
         resolve(session, declare(session, "SEV2"))
     now = cph(2026, 3, 23, 9)
     with Session(engine) as one, Session(engine) as two:
-        [owner_one] = [r for r in postmortems.due_reminders(one, POLICY, now) if r.kind == "overdue_owner"]
-        [owner_two] = [r for r in postmortems.due_reminders(two, POLICY, now) if r.kind == "overdue_owner"]
+        [owner_one] = [r for r in postmortem_reminders.due_reminders(one, POLICY, now) if r.kind == "overdue_owner"]
+        [owner_two] = [r for r in postmortem_reminders.due_reminders(two, POLICY, now) if r.kind == "overdue_owner"]
         assert owner_one == owner_two and isinstance(owner_one, DueReminder)
-        claimed = postmortems.claim_reminder(one, owner_one, now)
+        claimed = postmortem_reminders.claim_reminder(one, owner_one, now)
         one.commit()
-        assert postmortems.claim_reminder(two, owner_two, now) is None
+        assert postmortem_reminders.claim_reminder(two, owner_two, now) is None
         two.commit()
-        postmortems.mark_reminder_sent(one, claimed, channel_id="D0BOB", message_ts="7.1", now=now)
+        postmortem_reminders.mark_reminder_sent(one, claimed, channel_id="D0BOB", message_ts="7.1", now=now)
         one.commit()
     with Session(engine) as session:
-        assert [r.kind for r in postmortems.due_reminders(session, POLICY, now)] == []
+        assert [r.kind for r in postmortem_reminders.due_reminders(session, POLICY, now)] == []
         [row] = session.exec(select(Notification).where(Notification.key == owner_one.key)).all()
         assert (row.kind, row.sent_at, row.channel_id, row.message_ts) == (
             "postmortem:overdue_owner", now, "D0BOB", "7.1")
@@ -572,7 +573,7 @@ def test_claim_is_exactly_once_across_sessions(engine):
 def test_two_workers_racing_for_one_reminder(engine):
     with Session(engine) as session:
         resolve(session, declare(session, "SEV2"))
-        [reminder] = [r for r in postmortems.due_reminders(session, POLICY, cph(2026, 3, 23, 9))
+        [reminder] = [r for r in postmortem_reminders.due_reminders(session, POLICY, cph(2026, 3, 23, 9))
                       if r.kind == "overdue_owner"]
     start = threading.Barrier(2)
     results: list[bool] = []
@@ -580,7 +581,7 @@ def test_two_workers_racing_for_one_reminder(engine):
     def worker():
         with Session(engine) as session:
             start.wait()
-            claimed = postmortems.claim_reminder(session, reminder, cph(2026, 3, 23, 9))
+            claimed = postmortem_reminders.claim_reminder(session, reminder, cph(2026, 3, 23, 9))
             session.commit()
             results.append(claimed is not None)
 
@@ -598,24 +599,24 @@ def test_release_and_abandoned_claims(engine):
     now = cph(2026, 3, 23, 9)
     with Session(engine) as session:
         resolve(session, declare(session, "SEV2"))
-        [reminder] = [r for r in postmortems.due_reminders(session, POLICY, now) if r.kind == "overdue_owner"]
-        claimed = postmortems.claim_reminder(session, reminder, now)
+        [reminder] = [r for r in postmortem_reminders.due_reminders(session, POLICY, now) if r.kind == "overdue_owner"]
+        claimed = postmortem_reminders.claim_reminder(session, reminder, now)
         session.commit()
-        assert reminder not in postmortems.due_reminders(session, POLICY, now + timedelta(minutes=1))
-        postmortems.release_reminder(session, claimed)  # Slack refused: try again next sweep
+        assert reminder not in postmortem_reminders.due_reminders(session, POLICY, now + timedelta(minutes=1))
+        postmortem_reminders.release_reminder(session, claimed)  # Slack refused: try again next sweep
         session.commit()
-        assert reminder in postmortems.due_reminders(session, POLICY, now + timedelta(minutes=1))
-        postmortems.claim_reminder(session, reminder, now + timedelta(minutes=1))
+        assert reminder in postmortem_reminders.due_reminders(session, POLICY, now + timedelta(minutes=1))
+        postmortem_reminders.claim_reminder(session, reminder, now + timedelta(minutes=1))
         session.commit()  # ... and this worker dies before posting
     with Session(engine) as session:
-        assert reminder not in postmortems.due_reminders(session, POLICY, now + timedelta(minutes=10))
-        assert reminder in postmortems.due_reminders(session, POLICY, now + timedelta(minutes=11))
-        taken = postmortems.claim_reminder(session, reminder, now + timedelta(minutes=11))
+        assert reminder not in postmortem_reminders.due_reminders(session, POLICY, now + timedelta(minutes=10))
+        assert reminder in postmortem_reminders.due_reminders(session, POLICY, now + timedelta(minutes=11))
+        taken = postmortem_reminders.claim_reminder(session, reminder, now + timedelta(minutes=11))
         session.commit()
         assert taken is not None and taken.claimed_at == now + timedelta(minutes=11)
-        postmortems.mark_reminder_sent(session, taken, channel_id="D0BOB", message_ts="1.0", now=now)
+        postmortem_reminders.mark_reminder_sent(session, taken, channel_id="D0BOB", message_ts="1.0", now=now)
         with pytest.raises(ValueError, match="send it twice"):
-            postmortems.release_reminder(session, taken)
+            postmortem_reminders.release_reminder(session, taken)
 
 
 def test_due_reminders_needs_the_same_queries_for_any_number(engine):
@@ -627,7 +628,7 @@ def test_due_reminders_needs_the_same_queries_for_any_number(engine):
             listener = lambda *args: seen.append(args[2])  # noqa: E731
             event.listen(engine, "before_cursor_execute", listener)
             try:
-                assert len(postmortems.due_reminders(session, POLICY, cph(2026, 3, 24, 9))) >= n
+                assert len(postmortem_reminders.due_reminders(session, POLICY, cph(2026, 3, 24, 9))) >= n
             finally:
                 event.remove(engine, "before_cursor_execute", listener)
             return len(seen)
@@ -648,9 +649,9 @@ def test_overdue_lists_postmortems_past_due_most_overdue_first(session):
     postmortems.advance(session, done, "published", BOB)
     postmortems.not_needed(session, skipped, BOB, "Duplicate")
     session.commit()
-    assert postmortems.overdue(session, POLICY, cph(2026, 3, 16, 16, 59)) == []
-    assert postmortems.overdue(session, POLICY, cph(2026, 3, 16, 17)) == [sev1]
-    assert postmortems.overdue(session, POLICY, cph(2026, 3, 23, 9)) == [sev1, sev2]
+    assert postmortem_reminders.overdue(session, POLICY, cph(2026, 3, 16, 16, 59)) == []
+    assert postmortem_reminders.overdue(session, POLICY, cph(2026, 3, 16, 17)) == [sev1]
+    assert postmortem_reminders.overdue(session, POLICY, cph(2026, 3, 23, 9)) == [sev1, sev2]
 
 
 # --- the schema ------------------------------------------------------------------------------
