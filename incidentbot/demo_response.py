@@ -58,11 +58,11 @@ def respond_to_incident(demo: "Demo", incident: Incident) -> None:
     def mark_for_timeline() -> None:
         message, _ = demo.driver.user_posts(channel, ALICE, "Found it: the 14:02 config change points checkout "
                                                             "at the old payments cluster.")
-        demo.driver.user_reacts(channel, message["ts"], "pushpin", BOB)
+        demo.driver.user_pins(channel, message["ts"], BOB)
         wait_for(lambda: _timeline_has(demo, "old payments cluster"), "the captured message")
 
-    step("Alice finds the cause; Bob marks it for the timeline",
-         ["alice posts in the channel", "bob reacts to it with :pushpin:"], mark_for_timeline)
+    step("Alice finds the cause; Bob pins it, so it lands on the timeline",
+         ["alice posts in the channel", "bob pins her message"], mark_for_timeline, expect=2)
 
     def escalate() -> None:
         demo.driver.slash_command("sev 1", user=BOB, channel=channel)

@@ -90,6 +90,9 @@ class SandboxClient:
         body = {"channel": channel, "user": user, "text": text, "thread_ts": thread_ts, "blocks": blocks}
         return self._request("POST", "messages", body)
 
+    def pin_as_user(self, channel: str, ts: str, user: str) -> dict:
+        return self._request("POST", "pins", {"channel": channel, "ts": ts, "user": user})
+
     def add_user_reaction(self, channel: str, ts: str, name: str, user: str) -> dict:
         return self._request("POST", "reactions", {"channel": channel, "ts": ts, "name": name, "user": user})
 

@@ -361,6 +361,14 @@ class SlackDriver:
         }
         return self.event(event, **signing)
 
+    def user_pins(self, channel: str, ts: str, user: str, **signing: Unpack[Signing]) -> DriverResponse:
+        """A person pins a message; the bot gets Slack's `pin_added` event (with the message)."""
+        message = {k: v for k, v in self.sandbox.pin_as_user(channel, ts, user).items() if k != "channel"}
+        event = {"type": "pin_added", "user": user, "channel_id": channel, "event_ts": _action_ts(),
+                 "item": {"type": "message", "channel": channel, "message": message, "created": int(time.time()),
+                          "created_by": user}}
+        return self.event(event, **signing)
+
     def app_home_opened(self, user: str, **signing: Unpack[Signing]) -> DriverResponse:
         event: dict[str, Any] = {"type": "app_home_opened", "user": user, "channel": f"D{user[1:]}", "tab": "home"}
         home = next((v for v in self.sandbox.views(user=user) if v["type"] == "home"), None)

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from incidentbot.sandbox.blocks import MESSAGE_BLOCKS_MAX, blocks_errors, with_ids
 from incidentbot.sandbox.constants import BOT_USER_ID
+from incidentbot.sandbox.methods_conversations import system_message
 from incidentbot.sandbox.methods_chat import add_reaction
 from incidentbot.sandbox.methods_misc import receive_upload
 from incidentbot.sandbox.methods_views import apply_response_action, close_view
@@ -82,6 +83,21 @@ def post_reaction(state: SandboxState, query: Query, body: Any) -> tuple[int, An
         raise BadRequest("unknown channel")
     message = state.message(channel, ts)
     add_reaction(message, name.strip(":"), user)
+    return 200, message
+
+
+def post_pin(state: SandboxState, query: Query, body: Any) -> tuple[int, Any]:
+    """A person pins a message (Slack then posts a pinned_item notice, as for the bot)."""
+    channel_id, ts, user = _require(body, "channel", "ts", "user")
+    channel = state.channels.get(channel_id)
+    if channel is None:
+        raise BadRequest("unknown channel")
+    message = state.message(channel, ts)
+    if ts not in channel.pins:
+        channel.pins.append(ts)
+        message["pinned_to"] = [channel.id]
+        system_message(state, channel, user, "pinned_item", f"<@{user}> pinned a message to this channel.",
+                       item_type="C", item={"type": "message", "channel": channel.id, "ts": ts})
     return 200, message
 
 
@@ -175,6 +191,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "messages"): get_messages,
     ("POST", "messages"): post_message,
     ("POST", "reactions"): post_reaction,
+    ("POST", "pins"): post_pin,
     ("GET", "calls"): get_calls,
     ("DELETE", "calls"): delete_calls,
     ("GET", "views"): get_views,

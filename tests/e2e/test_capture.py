@@ -364,3 +364,12 @@ def test_note_needs_text_and_an_incident_channel(bot):
     assert "works inside an incident channel" in outside.json["text"]
     assert captured(bot, incident) == []
     assert "/incident note <text>" in shown(bot.driver.slash_command("help", user=BOB, channel=GENERAL).json["text"])
+
+
+def test_a_person_pinning_through_the_sandbox_lands_on_the_timeline(bot):
+    incident = declare(bot)
+    message, _ = bot.driver.user_posts(incident.channel_id, CAROL, "Found it: the cron job filled the disk")
+    bot.driver.user_pins(incident.channel_id, message["ts"], BOB)
+    [event] = wait_captured(bot, incident)
+    assert event.text == "Found it: the cron job filled the disk" and event.data["via"] == ["pin"]
+    assert message["ts"] in bot.slack.channel(incident.channel_id)["pins"]
