@@ -12,6 +12,7 @@ from incidentbot import db
 # SQLite can't reflect expression indexes, so Alembic skips comparing
 # ix_incident_impact_end there (tests/core/test_postmortems.py checks it exists on both).
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_upgrade_from_empty_reaches_head_without_drift(database_url):
     db.migrate(database_url)
     engine = db.make_engine(database_url)
