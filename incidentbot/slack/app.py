@@ -52,10 +52,12 @@ def create_app(
 
 def build_deps(settings: Settings, *, policy: Policy | None = None, engine: Engine | None = None) -> Deps:
     require(settings, "slack_bot_token", for_what="talking to Slack")
-    client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    token = settings.slack_bot_token.get_secret_value()
+    client = make_client(token, settings.slack_api_url)
+    fast = make_client(token, settings.slack_api_url, timeout=2, retries=False)
     return Deps(
         settings=settings,
         policy=policy or load_policy(settings.incidentbot_config),
         engine=engine or make_engine(settings.database_url),
-        gateway=SlackGateway(client),
+        gateway=SlackGateway(client, fast),
     )

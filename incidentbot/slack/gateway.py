@@ -65,8 +65,14 @@ class ShortRateLimitRetry(RateLimitErrorRetryHandler):
             return True
 
 
-def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
-    """A WebClient that retries short rate limits, 5xx and dropped connections."""
+def make_client(token: str, base_url: str, *, timeout: int = 10, retries: bool = True) -> WebClient:
+    """A WebClient that retries short rate limits, 5xx and dropped connections.
+
+    ``retries=False`` (with a short timeout) is for the few calls made before ``ack()``,
+    where waiting out a rate limit would break Slack's 3-second window.
+    """
+    if not retries:
+        return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
     return WebClient(
         token=token,
         base_url=base_url,
@@ -80,8 +86,10 @@ def make_client(token: str, base_url: str, *, timeout: int = 10) -> WebClient:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, fast_client: WebClient | None = None) -> None:
         self.client = client
+        # For lookups on the ack path: short timeout, no retries.
+        self.fast_client = fast_client or client
         self._channel_ids: dict[str, str] = {}
         self._groups: dict[str, tuple[float, set[str]]] = {}
         self._zones: dict[str, ZoneInfo] = {}
@@ -155,7 +163,12 @@ class SlackGateway:
             cached = self._groups.get(usergroup_id)
         if cached and now - cached[0] < GROUP_CACHE_SECONDS:
             return cached[1]
-        members = set(self._call("usergroups.users.list", usergroup=usergroup_id).get("users", []))
+        try:
+            data = self.fast_client.usergroups_users_list(usergroup=usergroup_id).data
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error") if error.response else "unknown_error"
+            raise SlackError("usergroups.users.list", code) from None
+        members = set(data.get("users", []))
         with self._lock:
             self._groups[usergroup_id] = (now, members)
         return members

@@ -49,14 +49,19 @@ def finish(deps: Deps, changes: list[Change]) -> None:
 
 
 def privileged(deps: Deps, user_id: str) -> bool:
-    """Whether the user is in the policy's privileged Slack user group."""
+    """Whether the user is in the policy's privileged Slack user group.
+
+    Asked before ``ack()`` (it decides the answer), so the lookup is cached, never
+    retried and times out in 2 s; when Slack can't say, the user is not privileged
+    and the other rules (the lead, the listed users) still apply.
+    """
     group = deps.policy.permissions.privileged_usergroup
     if not group:
         return False
     try:
         return user_id in deps.gateway.usergroup_members(group)
-    except SlackError as error:
-        log.warning("could not read user group %s: %s", group, error.code)
+    except (SlackError, OSError) as error:
+        log.warning("could not read user group %s: %s", group, getattr(error, "code", type(error).__name__))
         return False
 
 

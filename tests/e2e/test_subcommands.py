@@ -150,3 +150,17 @@ def test_restricted_actions_are_configurable(make_bot):
     posted(bot, incident.channel_id, "has the *Incident lead* role")
     run(bot, incident, "resolve done", user=ALICE)  # not the lead, but nothing is restricted
     posted(bot, incident.channel_id, "resolved the incident")
+
+
+def test_a_rate_limited_user_group_lookup_never_delays_the_answer(make_bot):
+    """The group is read before the ack: a 429 there is not waited out; the lead rule still applies."""
+    bot = make_bot(parse_policy('[permissions]\nprivileged_usergroup = "S0COMMANDERS"'))
+    incident = declare(bot, severity="sev1")
+    run(bot, incident, "lead <@U0BOB>")
+    posted(bot, incident.channel_id, "has the *Incident lead* role")
+    bot.slack.set_ratelimit("usergroups.users.list", limit=0, retry_after=30)
+    refused = run(bot, incident, "sev 4 minor after all", user=CAROL)  # in the group, but Slack can't say
+    assert "lead" in refused.json["text"].lower() and bot.incident(1).severity == "SEV1"
+    assert len(bot.slack.calls("usergroups.users.list")) == 1  # asked once, not retried
+    run(bot, incident, "sev 4 minor after all", user=BOB)  # the lead may, group or not
+    posted(bot, incident.channel_id, "changed the severity to *SEV4")
