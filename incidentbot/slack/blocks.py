@@ -42,8 +42,11 @@ def status_label(policy: Policy, status_id: str) -> str:
     return policy.status(status_id).name
 
 
-def incident_card(policy: Policy, incident: Incident, holders: dict[str, str] | None = None) -> tuple[str, list[Block]]:
+def incident_card(policy: Policy, incident: Incident, holders: dict[str, str] | None = None,
+                  postmortem=None) -> tuple[str, list[Block]]:
     """The pinned card at the top of the incident channel: (fallback text, blocks).
+
+    ``postmortem`` (a ``models.Postmortem``), once there is one, adds its status line.
 
     ``holders`` maps role id → user id (core.roles.holders). Buttons are shown
     until the incident is resolved; their values carry the incident's revision.
@@ -73,6 +76,8 @@ def incident_card(policy: Policy, incident: Incident, holders: dict[str, str] | 
     if incident.resolution:
         blocks.append(section(f"*Resolution*\n{escape(incident.resolution)}"))
     blocks.append(_milestones_context(policy, incident))
+    if postmortem is not None:
+        blocks.append(_postmortem_context(policy, postmortem))
     if not incident.resolved_at:
         blocks.append(card_buttons(incident))
     text = f"{incident.reference}: {escape(incident.title)} ({incident.severity}, {status_label(policy, incident.status)})"
@@ -167,6 +172,20 @@ def when(moment: datetime, policy: Policy) -> str:
     """A time every reader sees in their own timezone; the fallback is the org's."""
     fallback = moment.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M %Z")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+_POSTMORTEM_STATUS = {"scheduled": "scheduled", "drafted": "drafted", "in_review": "in review",
+                      "published": "published", "not_needed": "not needed"}
+
+
+def _postmortem_context(policy: Policy, postmortem) -> Block:
+    parts = [f":spiral_note_pad: Postmortem *{_POSTMORTEM_STATUS.get(postmortem.status, postmortem.status)}*"]
+    if postmortem.status not in ("published", "not_needed"):
+        parts.append(f"owner {user(postmortem.owner)}")
+        parts.append(f"due {when(postmortem.due_at, policy)}")
+        if postmortem.meeting_at:
+            parts.append(f"review {when(postmortem.meeting_at, policy)}")
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(parts)}]}
 
 
 def _milestones_context(policy: Policy, incident: Incident) -> Block:

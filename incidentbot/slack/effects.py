@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from incidentbot.core import incidents, roles
+from incidentbot.core import incidents, postmortems, roles
 from incidentbot.core.changes import Change
 from incidentbot.db import session_scope
 from incidentbot.models import Incident
@@ -45,7 +45,9 @@ def current(deps: Deps, incident_id: int) -> tuple[Incident, dict[str, str]]:
 def refresh_card(deps: Deps, incident: Incident, holders: dict[str, str] | None = None) -> None:
     if not (incident.channel_id and incident.card_ts):
         return
-    text, card = blocks.incident_card(deps.policy, incident, holders)
+    with session_scope(deps.engine) as session:
+        postmortem = postmortems.get(session, incident)
+    text, card = blocks.incident_card(deps.policy, incident, holders, postmortem)
     _best_effort("update the card", deps.gateway.update, incident.channel_id, incident.card_ts, text, card)
 
 

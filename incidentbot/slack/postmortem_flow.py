@@ -53,10 +53,17 @@ def draft_now(deps: Deps, incident_id: int, actor: str) -> str:
     return f"The postmortem draft of {incident.reference} is posted in {blocks.channel_link(incident)}."
 
 
+def refresh_card(deps: Deps, incident_id: int) -> None:
+    """The card shows the postmortem's status; bring it up to date."""
+    incident, holders = effects.current(deps, incident_id)
+    effects.refresh_card(deps, incident, holders)
+
+
 def announce_schedule(deps: Deps, incident: Incident, postmortem: Postmortem) -> None:
     """The plan in the channel (with Confirm · Reschedule · Not needed), the invite as .ics, DMs."""
     text, message = schedule_message(deps, incident, postmortem)
     _try("post the postmortem plan", deps.gateway.post, incident.channel_id, text, message)
+    refresh_card(deps, incident.id)
     if postmortem.meeting_at is None:
         return
     people = participants(deps, incident)
@@ -135,6 +142,7 @@ def draft_and_post(deps: Deps, incident_id: int) -> None:
          markdown, title=f"Postmortem draft: {incident.reference}")
     _try("post the review buttons", deps.gateway.post, incident.channel_id, summary,
          review_buttons(summary, postmortem.id))
+    refresh_card(deps, incident_id)
 
 
 def _identity(deps: Deps) -> tuple[str, str]:
@@ -190,6 +198,7 @@ def publish(deps: Deps, postmortem_id: int, actor: str) -> str:
              thread_ts=incident.announcement_ts)
     if deps.policy.postmortems.close_on_publish:
         _close(deps, incident, actor)
+    refresh_card(deps, incident.id)
     return f"The postmortem of {incident.reference} is published."
 
 

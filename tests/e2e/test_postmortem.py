@@ -10,7 +10,7 @@ from incidentbot.core.policy import parse_policy
 from incidentbot.models import Postmortem
 from incidentbot.slack import postmortem_flow
 from incidentbot.timeutil import utcnow
-from tests_support import ALICE, BOB, GENERAL, INCIDENTS, wait_for
+from tests_support import ALICE, BOB, GENERAL, INCIDENTS, mrkdwn_texts, wait_for
 
 
 def resolved_incident(bot, severity="sev2", user=ALICE):
@@ -26,6 +26,10 @@ def resolved_incident(bot, severity="sev2", user=ALICE):
 def postmortem(bot, incident) -> Postmortem | None:
     with Session(bot.engine) as session:
         return session.exec(select(Postmortem).where(Postmortem.incident_id == incident.id)).first()
+
+
+def card(bot, incident):
+    return bot.slack.message(incident.channel_id, incident.card_ts)
 
 
 def message_with(bot, channel, action_id):
@@ -60,6 +64,8 @@ def test_resolving_a_sev2_schedules_invites_and_drafts(bot):
     dm = wait_for(lambda: [r for r in bot.replies(BOB) if "invited to the postmortem review" in r.get("text", "")],
                   "the invitation DM")
     assert dm
+    wait_for(lambda: "Postmortem *drafted*" in " ".join(mrkdwn_texts(card(bot, incident)["blocks"])),
+             "the card to show the postmortem")
 
 
 def test_no_postmortem_for_a_sev3_unless_asked(bot):
@@ -130,6 +136,8 @@ def test_review_and_publish_closes_when_the_policy_says_so(make_bot):
                       "the announcement reply")
     assert thread[-1]["thread_ts"] == incident.announcement_ts
     wait_for(lambda: bot.incident(1).closed_at, "the incident to close")
+    wait_for(lambda: "Postmortem *published*" in " ".join(mrkdwn_texts(card(bot, incident)["blocks"])),
+             "the card to show it published")
     assert "final" in " ".join(f["name"] for f in bot.slack.files())
 
 

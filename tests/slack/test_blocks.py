@@ -78,3 +78,18 @@ def test_private_declare_option_and_prefilled_summary():
     assert private["element"]["type"] == "checkboxes" and "Security" in private["hint"]["text"]
     summary = next(b for b in view["blocks"] if b["block_id"] == "summary")
     assert summary["element"]["initial_value"] == "From a message"
+
+
+def test_card_shows_the_postmortem_status():
+    from datetime import timedelta
+
+    from incidentbot.models import Postmortem
+
+    due = utcnow() + timedelta(days=3)
+    open_one = Postmortem(incident_id=1, owner="U0BOB", status="in_review", due_at=due, meeting_at=due)
+    _, card = blocks.incident_card(POLICY, incident(resolved_at=utcnow()), postmortem=open_one)
+    line = mrkdwn_texts(card)[-1]
+    assert "Postmortem *in review*" in line and "owner <@U0BOB>" in line and "review <!date^" in line
+    done = Postmortem(incident_id=1, owner="U0BOB", status="published", due_at=due)
+    _, card = blocks.incident_card(POLICY, incident(resolved_at=utcnow()), postmortem=done)
+    assert mrkdwn_texts(card)[-1] == ":spiral_note_pad: Postmortem *published*"

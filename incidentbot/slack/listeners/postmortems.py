@@ -50,6 +50,7 @@ def _act(ack: Ack, body: dict, respond: Respond, context: dict, apply, line) -> 
         respond(text=escape(str(error)), response_type="ephemeral", replace_original=False)
         return
     deps.gateway.post(channel, line(deps, postmortem, actor, reference))
+    postmortem_flow.refresh_card(deps, postmortem.incident_id)
 
 
 def confirm_clicked(ack: Ack, body: dict, respond: Respond, context: dict) -> None:
@@ -127,6 +128,7 @@ def reschedule_submitted(ack: Ack, body: dict, view: dict, context: dict) -> Non
     ack()
     deps.gateway.post(channel, f":calendar: {user(actor)} moved the postmortem review of {reference} to "
                                f"{blocks.when(postmortem.meeting_at, deps.policy)}.")
+    postmortem_flow.refresh_card(deps, postmortem.incident_id)
 
 
 def not_needed_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
@@ -134,7 +136,7 @@ def not_needed_submitted(ack: Ack, body: dict, view: dict, context: dict) -> Non
     actor = body["user"]["id"]
     reason = modals.text(view["state"]["values"], ids.PM_REASON) or ""
     try:
-        _postmortem, channel, reference = _change(
+        postmortem, channel, reference = _change(
             deps, modals.metadata(view)["postmortem"], lambda s, pm: postmortems.not_needed(s, pm, actor, reason))
     except DomainError as error:
         ack(response_action="errors", errors={ids.PM_REASON: str(error)})
@@ -142,3 +144,4 @@ def not_needed_submitted(ack: Ack, body: dict, view: dict, context: dict) -> Non
     ack()
     deps.gateway.post(channel, f":heavy_minus_sign: {user(actor)} recorded that {reference} needs no postmortem: "
                                f"{escape(reason.strip())}")
+    postmortem_flow.refresh_card(deps, postmortem.incident_id)
