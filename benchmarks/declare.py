@@ -13,23 +13,15 @@ declares N incidents one after another with signed slash commands, and prints:
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 from sqlmodel import Session, select
 
-from incidentbot.db import make_engine, migrate
 from incidentbot.models import Incident
-from incidentbot.sandbox.client import SandboxClient
-from incidentbot.sandbox.driver import SlackDriver
-from incidentbot.sandbox.server import SandboxServer
-from incidentbot.settings import load_settings
-from incidentbot.web import LocalServer, create_wsgi_app
+from incidentbot.sandboxed import bot_on_sandbox
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -44,15 +36,8 @@ def describe(name: str, seconds: list[float]) -> str:
 
 
 def run(count: int, database_url: str | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp, SandboxServer() as sandbox:
-        url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        migrate(url)
-        settings = load_settings(slack_bot_token="xoxb-sandbox", slack_signing_secret=secrets.token_hex(16),
-                                 slack_api_url=sandbox.api_url, database_url=url, log_level="WARNING")
-        engine = make_engine(url)
-        bot = LocalServer(create_wsgi_app(settings, engine=engine)).start()
-        client = SandboxClient(sandbox.url)
-        driver = SlackDriver(f"{bot.url}/slack/events", settings.slack_signing_secret.get_secret_value(), client)
+    with bot_on_sandbox(database_url, log_level="WARNING") as bot:
+        engine, client, driver = bot.engine, bot.slack, bot.driver
         client.clear_calls()
         with Session(engine) as session:
             first = (session.exec(select(Incident.number).order_by(Incident.number.desc())).first() or 0) + 1
@@ -71,8 +56,6 @@ def run(count: int, database_url: str | None) -> None:
                 time.sleep(0.002)
             ready.append(time.perf_counter() - started)
         calls = Counter(c["method"] for c in client.calls() if c["method"] != "auth.test")
-        bot.stop()
-        engine.dispose()
     print(f"database: {engine.dialect.name}; {count} declarations, one at a time, sandbox Slack on loopback")
     print(describe("ack latency", acks))
     print(describe("time to channel ready", ready))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,29 +20,17 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from incidentbot.db import make_engine, migrate
 from incidentbot.models import ChannelMessage
-from incidentbot.sandbox.client import SandboxClient
-from incidentbot.sandbox.driver import SlackDriver
-from incidentbot.sandbox.server import SandboxServer
 from incidentbot.sandbox.waiting import wait_for
-from incidentbot.settings import load_settings
-from incidentbot.web import LocalServer, create_wsgi_app
+from incidentbot.sandboxed import bot_on_sandbox
 
 sys.path.insert(0, str(Path(__file__).parent))
 from declare import describe  # noqa: E402  (same figures, same format)
 
 
 def run(events: int, senders: int, database_url: str | None) -> None:
-    with tempfile.TemporaryDirectory() as tmp, SandboxServer() as sandbox:
-        url = database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        migrate(url)
-        settings = load_settings(slack_bot_token="xoxb-sandbox", slack_signing_secret=secrets.token_hex(16),
-                                 slack_api_url=sandbox.api_url, database_url=url, log_level="WARNING")
-        engine = make_engine(url)
-        bot = LocalServer(create_wsgi_app(settings, engine=engine)).start()
-        client = SandboxClient(sandbox.url)
-        driver = SlackDriver(f"{bot.url}/slack/events", settings.slack_signing_secret.get_secret_value(), client)
+    with bot_on_sandbox(database_url, log_level="WARNING") as bot:
+        engine, client, driver = bot.engine, bot.slack, bot.driver
         driver.slash_command(f"Ingest benchmark {secrets.token_hex(3)} sev3", user="U0ALICE", channel="C0GENERAL")
         channel = wait_for(lambda: next((c["id"] for c in client.channels() if c["name"].startswith("inc-")
                                          and c["name"].find("ingest-benchmark") > 0 and c["pins"]), None),
@@ -64,8 +51,6 @@ def run(events: int, senders: int, database_url: str | None) -> None:
         wait_for(lambda: _stored(engine, channel) - before >= events, "every event to be stored", timeout=600)
         elapsed = time.perf_counter() - started
         stored = _stored(engine, channel) - before
-        bot.stop()
-        engine.dispose()
     print(f"database: {engine.dialect.name}; {events} message events from {senders} concurrent senders")
     print(f"ingested: {events / elapsed:,.0f} events/s ({elapsed:.1f} s); stored {stored} rows (expected {events})")
     print(describe("HTTP answer latency", latencies))

@@ -7,26 +7,19 @@ Then prints what people would have seen in Slack. No workspace, no API key.
 
 from __future__ import annotations
 
-import secrets
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any, TextIO
 
 from sqlmodel import Session, select
 
-from incidentbot.core.policy import load_policy
-from incidentbot.db import make_engine, migrate
 from incidentbot.demo_response import respond_to_incident, show_postmortem
 from incidentbot.models import Incident
 from incidentbot.sandbox.client import SandboxClient
 from incidentbot.sandbox.driver import SlackDriver
-from incidentbot.sandbox.server import SandboxServer
 from incidentbot.sandbox.waiting import wait_for
-from incidentbot.settings import load_settings
+from incidentbot.sandboxed import bot_on_sandbox
 from incidentbot.templating import render
 from incidentbot.transcript import Renderer
-from incidentbot.web import LocalServer, create_wsgi_app
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 GENERAL = "C0GENERAL"
@@ -109,27 +102,10 @@ class Demo:
 
 
 def run_demo(out: TextIO) -> int:
-    with tempfile.TemporaryDirectory(prefix="incidentbot-demo-") as tmp, SandboxServer() as sandbox:
-        database_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
-        migrate(database_url)
-        settings = load_settings(
-            slack_bot_token="xoxb-sandbox",
-            slack_signing_secret=secrets.token_hex(16),
-            slack_api_url=sandbox.api_url,
-            database_url=database_url,
-        )
-        policy = load_policy(settings.incidentbot_config)
-        bot = LocalServer(create_wsgi_app(settings, policy=policy)).start()
-        engine = make_engine(database_url)
-        try:
-            client = SandboxClient(sandbox.url)
-            driver = SlackDriver(f"{bot.url}/slack/events", settings.slack_signing_secret.get_secret_value(), client)
-            demo = Demo(client, driver, engine, settings, policy)
-            _script(demo, policy)
-            out.write(render("demo_transcript.txt.j2", steps=demo.steps, summary=_summary(demo)))
-        finally:
-            bot.stop()
-            engine.dispose()
+    with bot_on_sandbox() as bot:
+        demo = Demo(bot.slack, bot.driver, bot.engine, bot.settings, bot.policy)
+        _script(demo, bot.policy)
+        out.write(render("demo_transcript.txt.j2", steps=demo.steps, summary=_summary(demo)))
     return 0
 
 

@@ -29,7 +29,7 @@ def publish(deps: Deps, changes: list[Change]) -> None:
     refresh_card(deps, incident, holders)
     for change in changes:
         line = blocks.change_line(deps.policy, change)
-        _best_effort("post a change line", deps.gateway.post, incident.channel_id, line)
+        best_effort("post a change line", deps.gateway.post, incident.channel_id, line)
         if change.kind == "role_assigned":
             _welcome(deps, incident, change)
     if any(c.announce for c in changes):
@@ -48,7 +48,7 @@ def refresh_card(deps: Deps, incident: Incident, holders: dict[str, str] | None 
     with session_scope(deps.engine) as session:
         postmortem = postmortems.get(session, incident)
     text, card = blocks.incident_card(deps.policy, incident, holders, postmortem)
-    _best_effort("update the card", deps.gateway.update, incident.channel_id, incident.card_ts, text, card)
+    best_effort("update the card", deps.gateway.update, incident.channel_id, incident.card_ts, text, card)
 
 
 def announce(deps: Deps, incident: Incident, lines: list[str]) -> None:
@@ -60,21 +60,22 @@ def announce(deps: Deps, incident: Incident, lines: list[str]) -> None:
         return
     channel, ts = incident.announcement_channel_id, incident.announcement_ts
     for line in lines:
-        _best_effort("reply under the announcement", deps.gateway.post, channel, line, thread_ts=ts)
+        best_effort("reply under the announcement", deps.gateway.post, channel, line, thread_ts=ts)
     text, post = blocks.announcement(deps.policy, incident)
-    _best_effort("update the announcement", deps.gateway.update, channel, ts, text, post)
+    best_effort("update the announcement", deps.gateway.update, channel, ts, text, post)
 
 
 def _welcome(deps: Deps, incident: Incident, change: Change) -> None:
     """Bring the new role holder into the channel and tell them what the role asks of them."""
     role = deps.policy.role(change.detail)
-    _best_effort("invite the role holder", deps.gateway.invite, incident.channel_id, [change.after])
+    best_effort("invite the role holder", deps.gateway.invite, incident.channel_id, [change.after])
     message = (f"You have the *{escape(role.name)}* role in *{incident.reference}*: {escape(incident.title)} "
                f"in <#{incident.channel_id}>.\n*What this role asks of you*\n{escape(role.description)}")
-    _best_effort("DM the role holder", deps.gateway.post, change.after, message)
+    best_effort("DM the role holder", deps.gateway.post, change.after, message)
 
 
-def _best_effort(what: str, call, *args, **kwargs) -> None:
+def best_effort(what: str, call, *args, **kwargs) -> None:
+    """Make a Slack call whose failure must not undo what is already committed: log it."""
     try:
         call(*args, **kwargs)
     except SlackError as error:

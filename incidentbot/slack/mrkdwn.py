@@ -7,6 +7,11 @@ three characters Slack asks apps to escape) turns them into plain text.
 
 from __future__ import annotations
 
+import re
+
+# A Slack user id written bare (as the timeline's own entries name people), not <@U…>.
+BARE_USER_ID = re.compile(r"\b[UW][A-Z0-9]{4,}\b")
+
 
 def escape(text: str | None) -> str:
     if not text:

@@ -8,7 +8,6 @@ resolving fail: every step after the resolution is best effort and logged.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 
 from incidentbot.core import incidents, lifecycle, messages, postmortem_reminders, postmortems, roles, timeline
@@ -22,7 +21,7 @@ from incidentbot.models import Incident, Postmortem
 from incidentbot.slack import backfill, blocks, effects, ids
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
-from incidentbot.slack.mrkdwn import escape, user
+from incidentbot.slack.mrkdwn import BARE_USER_ID, escape, user
 from incidentbot.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ def refresh_card(deps: Deps, incident_id: int) -> None:
 def announce_schedule(deps: Deps, incident: Incident, postmortem: Postmortem) -> None:
     """The plan in the channel (with Confirm · Reschedule · Not needed), the invite as .ics, DMs."""
     text, message = schedule_message(deps, incident, postmortem)
-    _try("post the postmortem plan", deps.gateway.post, incident.channel_id, text, message)
+    effects.best_effort("post the postmortem plan", deps.gateway.post, incident.channel_id, text, message)
     refresh_card(deps, incident.id)
     if postmortem.meeting_at is None:
         return
@@ -72,13 +71,13 @@ def announce_schedule(deps: Deps, incident: Incident, postmortem: Postmortem) ->
         description=f"Blameless review of {incident.reference}. Draft and discussion in #{incident.channel_name}.",
         start=postmortem.meeting_at, minutes=deps.policy.postmortems.meeting_minutes, organizer_email=None,
         attendees=[deps.gateway.user_profile(p) for p in people], tz=deps.policy.tz, url=None)
-    _try("attach the invite", deps.gateway.upload, incident.channel_id, f"{incident.reference}-postmortem-review.ics",
+    effects.best_effort("attach the invite", deps.gateway.upload, incident.channel_id, f"{incident.reference}-postmortem-review.ics",
          invite, title=f"Postmortem review of {incident.reference} (calendar invite)")
     note = (f"You're invited to the postmortem review of *{incident.reference}* on "
             f"{blocks.when(postmortem.meeting_at, deps.policy)}. The calendar invite is in "
             f"{blocks.channel_link(incident)}.")
     for person in people:
-        _try("invite a participant", deps.gateway.post, person, note)
+        effects.best_effort("invite a participant", deps.gateway.post, person, note)
 
 
 def schedule_message(deps: Deps, incident: Incident, postmortem: Postmortem) -> tuple[str, list[dict]]:
@@ -138,9 +137,9 @@ def draft_and_post(deps: Deps, incident_id: int) -> None:
     summary = (f":memo: *Postmortem draft for {incident.reference}* ({escape(draft.model)}): "
                f"{len(draft.timeline)} timeline entries, {len(draft.action_items)} proposed action items. "
                "Review it, then *Mark in review* and *Publish*.")
-    _try("upload the draft", deps.gateway.upload, incident.channel_id, f"{incident.reference}-postmortem.md",
+    effects.best_effort("upload the draft", deps.gateway.upload, incident.channel_id, f"{incident.reference}-postmortem.md",
          markdown, title=f"Postmortem draft: {incident.reference}")
-    _try("post the review buttons", deps.gateway.post, incident.channel_id, summary,
+    effects.best_effort("post the review buttons", deps.gateway.post, incident.channel_id, summary,
          review_buttons(summary, postmortem.id))
     refresh_card(deps, incident_id)
 
@@ -152,12 +151,11 @@ def _identity(deps: Deps) -> tuple[str, str]:
         return "", ""
 
 
-_USER_ID = re.compile(r"\b[UW][A-Z0-9]{4,}\b")
 
 
 def _named(text: str, names: dict[str, str]) -> str:
     """Timeline entries the bot wrote name people by id; a document names them."""
-    return _USER_ID.sub(lambda m: names.get(m.group(), m.group()), text or "")
+    return BARE_USER_ID.sub(lambda m: names.get(m.group(), m.group()), text or "")
 
 
 def _use_the_record(deps: Deps, draft, incident: Incident, lead: str | None) -> None:
@@ -190,10 +188,10 @@ def publish(deps: Deps, postmortem_id: int, actor: str) -> str:
         postmortems.advance(session, postmortem, "published", actor)
         incident = incidents.get(session, postmortem.incident_id)
         markdown = postmortem.draft_markdown or ""
-    _try("upload the published postmortem", deps.gateway.upload, incident.channel_id,
+    effects.best_effort("upload the published postmortem", deps.gateway.upload, incident.channel_id,
          f"{incident.reference}-postmortem-final.md", markdown, title=f"Postmortem: {incident.reference} (published)")
     if not incident.private and incident.announcement_ts:
-        _try("announce the postmortem", deps.gateway.post, incident.announcement_channel_id,
+        effects.best_effort("announce the postmortem", deps.gateway.post, incident.announcement_channel_id,
              f":books: The postmortem of *{incident.reference}* is published in {blocks.channel_link(incident)}.",
              thread_ts=incident.announcement_ts)
     if deps.policy.postmortems.close_on_publish:
@@ -211,13 +209,6 @@ def _close(deps: Deps, incident: Incident, actor: str) -> None:
         log.info("not closing %s on publish: %s", incident.reference, error)
         return
     effects.publish(deps, [change])
-
-
-def _try(what: str, call, *args, **kwargs) -> None:
-    try:
-        call(*args, **kwargs)
-    except SlackError as error:
-        log.warning("could not %s: %s", what, error.code)
 
 
 # Reminders (the worker) ----------------------------------------------------------------

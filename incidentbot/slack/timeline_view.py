@@ -7,7 +7,6 @@ sections (never cut), so every word on the timeline can be read.
 
 from __future__ import annotations
 
-import re
 from zoneinfo import ZoneInfo
 
 from incidentbot.core import incidents, timeline
@@ -17,7 +16,7 @@ from incidentbot.models import Incident, TimelineEvent
 from incidentbot.slack import blocks, ids
 from incidentbot.slack.blocks import Block, section
 from incidentbot.slack.deps import Deps
-from incidentbot.slack.mrkdwn import escape, user
+from incidentbot.slack.mrkdwn import BARE_USER_ID, escape, user
 
 MAX_BLOCKS = 50
 # Header, summary line, navigation and a closing context leave this many for entries.
@@ -25,7 +24,6 @@ ENTRY_BUDGET = MAX_BLOCKS - 4
 SECTION_LIMIT = 3000
 # Entries whose text people wrote; everything else was written by the bot.
 PEOPLES_WORDS = frozenset({"message_captured", "note"})
-_USER_ID = re.compile(r"\b[UW][A-Z0-9]{4,}\b")
 
 
 def entry_sections(event: TimelineEvent, zone: ZoneInfo) -> list[str]:
@@ -38,7 +36,7 @@ def entry_sections(event: TimelineEvent, zone: ZoneInfo) -> list[str]:
     text = escape(event.text) or f"_{event.kind.replace('_', ' ')}_"
     if event.kind not in PEOPLES_WORDS:
         # Entries the bot wrote name people by user id; show them as names.
-        text = _USER_ID.sub(lambda m: user(m.group()), text)
+        text = BARE_USER_ID.sub(lambda m: user(m.group()), text)
     room = SECTION_LIMIT - len(head)
     chunks = [text[i:i + room] for i in range(0, len(text), room)] or [""]
     return [head + chunks[0], *(f"…{chunk}" for chunk in chunks[1:])]
