@@ -223,6 +223,9 @@ class Postmortem(SQLModel, table=True):
     not_needed_reason: str | None = None
     draft_markdown: str | None = None
     draft_model: str | None = None  # "offline", or the model that wrote the draft
+    # The draft's proposed action items ({text, owner, type, priority, source, ts}); they
+    # become action items only when someone confirms them (``core.action_items``).
+    draft_actions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     drafted_at: datetime | None = _ts()
     published_at: datetime | None = _ts()
     created_at: datetime = _ts_now()
@@ -251,3 +254,82 @@ class ProcessedEvent(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=255)
     kind: str
     received_at: datetime = _ts_now()
+
+
+class BacklogItem(SQLModel, table=True):
+    """A reliability risk, shown as ``BL-<id>``: what one or more action items address.
+
+    ``status``: open -> done | wont_do, or merged (its action items moved to
+    ``merged_into_id``). The priority score is computed on read (``core.backlog``), so it
+    always reflects the linked incidents as they are now.
+    """
+
+    __tablename__ = "backlog_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    description: str = ""
+    category: str | None = None
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="open", index=True)
+    owner: str | None = None  # Slack user id
+    effort: str | None = None  # S | M | L | XL
+    reason: str | None = None  # why it won't be done
+    merged_into_id: int | None = Field(default=None, foreign_key="backlog_item.id")
+    created_by: str | None = None
+    created_at: datetime = _ts_now()
+    updated_at: datetime = _ts_now()
+    closed_at: datetime | None = _ts()
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class ActionItem(SQLModel, table=True):
+    """Follow-up work from an incident, shown as ``AI-<id>``; part of one backlog item.
+
+    ``status``: open -> in_progress -> done, or wont_do (with a reason). Reminders to the
+    owner are ``notification`` rows ("action_item:<kind>:<id>:<due>").
+    """
+
+    __tablename__ = "action_item"
+    __table_args__ = (
+        Index("ix_action_item_status_due", "status", "due_at"),
+        Index("ix_action_item_owner_status", "owner", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", nullable=False, index=True)
+    backlog_item_id: int | None = Field(default=None, foreign_key="backlog_item.id", index=True)
+    title: str
+    description: str = ""
+    owner: str | None = None  # Slack user id
+    # The end of business hours on the due day, in the organisation's timezone.
+    due_at: datetime | None = _ts()
+    type: str  # preventative | detective | corrective | process
+    priority: str  # P1 | P2 | P3
+    service: str | None = None
+    status: str = Field(default="open", index=True)
+    wont_do_reason: str | None = None
+    # How it was made: command | form | shortcut | postmortem; and the message it came from.
+    origin: str
+    source_channel_id: str | None = None
+    source_ts: str | None = None
+    source_link: str | None = None
+    # What made it ("view:<id>", "command:<trigger_id>", "postmortem:<id>:<n>"). Unique, so
+    # a retried request or a double click creates the item once.
+    request_key: str | None = Field(default=None, unique=True)
+    created_by: str
+    created_at: datetime = _ts_now()
+    updated_at: datetime = _ts_now()
+    completed_at: datetime | None = _ts()
+    snoozed_until: datetime | None = _ts()  # reminders wait until then
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+    # Export to an issue tracker (GitHub Issues, Jira), retried and synced by the worker.
+    external_system: str | None = None
+    external_key: str | None = None  # "owner/repo#12", "OPS-4"
+    external_url: str | None = None
+    external_status: str | None = None
+    export_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    export_error: str | None = None
+    export_next_at: datetime | None = _ts()  # next export attempt or status sync
+    synced_at: datetime | None = _ts()

@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from incidentbot.core.policy_errors import PolicyError, Problem, describe, syntax_problem
 from incidentbot.core.policy_sections import (
     ActionItemRules,
+    BacklogRules,
     BusinessHours,
     Category,
     Channels,
@@ -40,7 +41,7 @@ from incidentbot.core.policy_sections import (
 )
 
 __all__ = [
-    "ActionItemRules", "BusinessHours", "Category", "Channels", "Digest", "Limits", "Nudges",
+    "ActionItemRules", "BacklogRules", "BusinessHours", "Category", "Channels", "Digest", "Limits", "Nudges",
     "Permissions", "Policy", "PolicyError", "Postmortems", "Role", "Service", "Severity", "Status", "Taxonomy",
     "TimelineRules",
     "load_policy", "parse_policy",
@@ -116,6 +117,7 @@ class Policy(Section):
     timeline: TimelineRules = Field(default_factory=TimelineRules)
     limits: Limits = Field(default_factory=Limits)
     action_items: ActionItemRules = Field(default_factory=ActionItemRules)
+    backlog: BacklogRules = Field(default_factory=BacklogRules)
     permissions: Permissions = Field(default_factory=Permissions)
     nudges: Nudges = Field(default_factory=Nudges)
     postmortems: Postmortems = Field(default_factory=Postmortems)

@@ -358,15 +358,79 @@ class Postmortems(Section):
     close_on_publish: bool = False
 
 
+ACTION_ITEM_TYPES = ("preventative", "detective", "corrective", "process")
+PRIORITIES = ("P1", "P2", "P3")
+EFFORTS = ("S", "M", "L", "XL")
+Priority = Annotated[str, BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+                     AfterValidator(lambda v: _one_of(v, PRIORITIES))]
+
+
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)}")
+    return value
+
+
 class ActionItemRules(Section):
-    # Default policy: priority action items due in 4 weeks on tier-1 services, 8 otherwise.
+    # Default policy: priority (P1) action items due in 4 weeks on tier-1 services, 8 otherwise.
     priority_due_weeks_by_tier: dict[Annotated[int, Field(ge=1)], Annotated[int, Field(gt=0)]] = Field(
         default_factory=lambda: {1: 4, 2: 8, 3: 8}
     )
     priority_due_weeks_default: int = Field(default=8, gt=0)
+    # P2 and P3 items: weeks until due, whatever the tier.
+    due_weeks_by_priority: dict[Priority, Annotated[int, Field(gt=0)]] = Field(
+        default_factory=lambda: {"P2": 12, "P3": 26}
+    )
+    # Priority of an item created without one.
+    default_priority: Priority = "P2"
+    # Owners are reminded this many calendar days before the due date, on the due date
+    # when overdue, and again every overdue_repeat_days while it stays overdue (0: once).
+    remind_days_before_due: int = Field(default=3, ge=0)
+    overdue_repeat_days: int = Field(default=7, ge=0)
+    # "Snooze" in App Home silences an item's reminders for this many days.
+    snooze_days: int = Field(default=7, gt=0)
+    reminders: bool = True
 
     def priority_due_weeks(self, tier: int | None) -> int:
         """Weeks until a priority action item is due, for the most critical affected tier."""
         if tier is None:
             return self.priority_due_weeks_default
         return self.priority_due_weeks_by_tier.get(tier, self.priority_due_weeks_default)
+
+    def due_weeks(self, priority: str, tier: int | None) -> int:
+        if priority == "P1":
+            return self.priority_due_weeks(tier)
+        return self.due_weeks_by_priority.get(priority, self.priority_due_weeks_default)
+
+
+def _weights(value: dict[str, float]) -> dict[str, float]:
+    from incidentbot.core.backlog_score import DEFAULT_WEIGHTS, check_weights
+
+    problems = check_weights(value)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return {**DEFAULT_WEIGHTS, **value}
+
+
+def _default_weights() -> dict[str, float]:
+    from incidentbot.core.backlog_score import DEFAULT_WEIGHTS
+
+    return dict(DEFAULT_WEIGHTS)
+
+
+def _default_threshold(name: str) -> float:
+    from incidentbot.core import similarity
+
+    return getattr(similarity, name)
+
+
+class BacklogRules(Section):
+    # A new action item joins the most similar open backlog item when the similarity
+    # (0..1, text plus same service/category) reaches attach_threshold; items from
+    # suggest_floor up are offered as "merge into" buttons.
+    attach_threshold: float = Field(default_factory=lambda: _default_threshold("ATTACH_THRESHOLD"), gt=0, le=1)
+    suggest_floor: float = Field(default_factory=lambda: _default_threshold("SUGGEST_FLOOR"), gt=0, le=1)
+    # Weights of the priority score's factors; missing ones keep their default.
+    weights: Annotated[dict[str, float], AfterValidator(_weights)] = Field(default_factory=_default_weights)
+    # How many items /incident backlog shows.
+    top: int = Field(default=10, gt=0, le=20)

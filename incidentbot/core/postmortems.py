@@ -270,9 +270,10 @@ def set_owner(
 
 
 def record_draft(
-    session: Session, postmortem: Postmortem, *, markdown: str, model: str, now: datetime | None = None
+    session: Session, postmortem: Postmortem, *, markdown: str, model: str, now: datetime | None = None,
+    actions: list[dict] | None = None,
 ) -> None:
-    """Store a (re)generated draft; ``scheduled`` becomes ``drafted``.
+    """Store a (re)generated draft and its proposed action items; ``scheduled`` becomes ``drafted``.
 
     ``drafted`` and ``in_review`` stay as they are (a regenerated draft under review is
     still under review); a postmortem marked not needed keeps that status and the draft.
@@ -288,6 +289,7 @@ def record_draft(
     first = postmortem.status == S.SCHEDULED
     postmortem.draft_markdown = markdown
     postmortem.draft_model = model
+    postmortem.draft_actions = list(actions or [])
     postmortem.drafted_at = now
     if first:
         postmortem.status = S.DRAFTED

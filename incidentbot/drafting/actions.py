@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from incidentbot.core.action_items import classify
 from incidentbot.drafting import signals
 from incidentbot.drafting.document import ActionItem
 from incidentbot.drafting.history import History, HistoryMessage
@@ -40,19 +41,6 @@ _CONFIRM_REACTIONS = frozenset({"white_check_mark", "heavy_check_mark", "ballot_
 # The body is about the follow-up process itself, not about the system.
 _META = re.compile(r"\bthe (?:follow[- ]?ups|action items)\b|\binto the backlog\b|"
                    r"\bpost-?mortem (?:doc|review|meeting)\b|\b(?:in|for) the review\b|\btimeline section\b", re.I)
-# First match wins: "alert on X" is detective even when it also says "add".
-_TYPES = (
-    ("detective", re.compile(r"\b(?:monitor\w*|alert\w*|alarm\w*|dashboard\w*|detect\w*|observab\w*|metric\w*|"
-                             r"watch\w*|probe\w*|notif\w*|log(?:s|ging)?|exporter|visib\w*)\b", re.I)),
-    ("process", re.compile(r"\b(?:document\w*|process\w*|runbook\w*|procedure\w*|train\w*|talk\w*|meeting|discuss\w*|"
-                           r"communicat\w*|guideline\w*|wiki|learning path|contact|ask|reach out|plan\w*|"
-                           r"responsib\w*|advis\w*)\b", re.I)),
-    ("corrective", re.compile(r"\b(?:fix\w*|patch\w*|upgrad\w*|updat\w*|pin\w*|revert\w*|roll(?:ed)? back|"
-                              r"replac\w*|swap\w*|remov\w*|drop\w*|rotat\w*|chang\w*|adjust\w*|tweak\w*|dig into|"
-                              r"investigat\w*)\b", re.I)),
-)
-
-
 def extract(history: History, *, after: datetime | None) -> list[ActionItem]:
     """Action items proposed in ``history``; soft proposals only from ``after`` on."""
     replies = _replies_by_thread(history)
@@ -118,14 +106,6 @@ def _item(m: HistoryMessage, body: str, thread: list[HistoryMessage]) -> ActionI
     kind = classify(body)
     return ActionItem(text=body, type=kind, source=m.source, ts=m.ts, owner=volunteer or m.author,
                       priority=_priority(kind, confirmed), confirmed=confirmed)
-
-
-def classify(text: str) -> str:
-    """preventative | detective | corrective | process, from the work's wording."""
-    for kind, pattern in _TYPES:
-        if pattern.search(text):
-            return kind
-    return "preventative"
 
 
 def _priority(kind: str, confirmed: bool) -> str:

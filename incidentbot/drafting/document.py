@@ -11,8 +11,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 MILESTONES = ("started_at", "detected_at", "declared_at", "mitigated_at", "resolved_at")
-ACTION_TYPES = ("preventative", "detective", "corrective", "process")
-PRIORITIES = ("P1", "P2", "P3")
 # Section keys in document order, with the headings the Markdown template shows.
 SECTIONS = {
     "impact": "Impact",
