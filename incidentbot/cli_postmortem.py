@@ -98,9 +98,15 @@ def _draft_text(history, args: argparse.Namespace) -> str:
     from incidentbot.drafting.draft import draft_postmortem
     from incidentbot.drafting.render import render_json, render_markdown
 
+    from incidentbot.core.policy import load_policy
+    from incidentbot.drafting.draft import policy_options
+
     mode = "offline" if args.offline else "auto"
-    settings = None if args.offline else _settings()
-    draft = draft_postmortem(history, title=args.title, mode=mode, settings=settings)
+    settings = _settings()
+    # The policy's own redaction patterns apply offline too: the output may be shared.
+    policy = load_policy(settings.incidentbot_config)
+    draft = draft_postmortem(history, title=args.title, mode=mode, settings=None if args.offline else settings,
+                             **policy_options(policy))
     if args.format == "json":
         return render_json(draft) + "\n"
     return render_markdown(draft, template_dir=args.template_dir)

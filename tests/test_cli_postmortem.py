@@ -151,3 +151,43 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["timeline"]
+
+
+def test_the_policy_redaction_patterns_and_model_budget_apply(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from drafting.fake_openai import FakeOpenAI, Reply
+
+    export = write_export(tmp_path / "export")
+    messages_file = export / CHANNEL / "2024-03-13.json"
+    messages = json.loads(messages_file.read_text())
+    messages.append(_message(36, "customer account ACCT-99887766 was the one that failed", "U1"))
+    messages_file.write_text(json.dumps(messages))
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[drafting]\nmodel_timeout_seconds = 0.5\n'
+                      '[drafting.redact_patterns]\nACCOUNT = "ACCT-\\\\d{8}"\n')
+    monkeypatch.setenv("INCIDENTBOT_CONFIG", str(policy))
+    code, out, _ = run(capsys, "draft", "--slack-export", str(export), "--channel", CHANNEL, "--format", "json",
+                       "--offline")
+    assert code == 0 and "ACCT-99887766" not in out and json.loads(out)["redactions"]["ACCOUNT"] == 1
+
+    def slow(_request):
+        import time
+        time.sleep(3)
+        return Reply(content="{}")
+
+    with FakeOpenAI(slow) as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        code, out, _ = run(capsys, "draft", "--slack-export", str(export), "--channel", CHANNEL, "--format", "json")
+    assert code == 0 and "within 0.5s" in json.loads(out)["model"]
+    assert not any(b"ACCT-99887766" in body for body in fake.bodies)
+
+
+def test_a_bad_policy_pattern_is_a_configuration_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[drafting.redact_patterns]\nACCOUNT = "ACCT-(\\\\d"\n')
+    monkeypatch.setenv("INCIDENTBOT_CONFIG", str(policy))
+    export = write_export(tmp_path / "export")
+    code, _, err = run(capsys, "draft", "--slack-export", str(export), "--channel", CHANNEL, "--offline")
+    assert code == 2 and "drafting.redact_patterns" in err and "not a valid regular expression" in err

@@ -26,6 +26,7 @@ from incidentbot.core.policy_sections import (
     Category,
     Channels,
     Digest,
+    Drafting,
     Limits,
     Nudges,
     Permissions,
@@ -41,7 +42,7 @@ from incidentbot.core.policy_sections import (
 )
 
 __all__ = [
-    "ActionItemRules", "BacklogRules", "BusinessHours", "Category", "Channels", "Digest", "Limits", "Nudges",
+    "ActionItemRules", "BacklogRules", "BusinessHours", "Category", "Channels", "Digest", "Drafting", "Limits", "Nudges",
     "Permissions", "Policy", "PolicyError", "Postmortems", "Role", "Service", "Severity", "Status", "Taxonomy",
     "TimelineRules",
     "load_policy", "parse_policy",
@@ -121,6 +122,7 @@ class Policy(Section):
     permissions: Permissions = Field(default_factory=Permissions)
     nudges: Nudges = Field(default_factory=Nudges)
     postmortems: Postmortems = Field(default_factory=Postmortems)
+    drafting: Drafting = Field(default_factory=Drafting)
 
     @field_validator("timezone")
     @classmethod

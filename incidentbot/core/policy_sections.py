@@ -424,6 +424,34 @@ def _default_threshold(name: str) -> float:
     return getattr(similarity, name)
 
 
+_PATTERN_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,30}")
+
+
+def _patterns(value: dict[str, str]) -> dict[str, str]:
+    for name, pattern in value.items():
+        if not _PATTERN_NAME.fullmatch(name):
+            raise ValueError(f"pattern name {name!r} must be capitals, digits and '_', like 'EMPLOYEE_ID' "
+                             "(it becomes the placeholder <EMPLOYEE_ID_1>)")
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"pattern {name!r} is not a valid regular expression: {error}") from None
+        if compiled.match(""):
+            raise ValueError(f"pattern {name!r} matches empty text; it would redact nothing useful")
+    return value
+
+
+class Drafting(Section):
+    # Seconds to wait for each model request; a timeout falls back to the offline drafter.
+    model_timeout_seconds: float = Field(default=60, gt=0, le=600)
+    # Estimated prompt tokens per model request: longer channel histories are summarised
+    # in chunks first (map-reduce), each chunk within this budget.
+    token_budget: int = Field(default=12_000, ge=2_000, le=1_000_000)
+    # Your own secrets, redacted before anything reaches a model or a file:
+    # NAME = "regex" replaces each match with <NAME_1>, <NAME_2>, ...
+    redact_patterns: Annotated[dict[str, str], AfterValidator(_patterns)] = Field(default_factory=dict)
+
+
 class BacklogRules(Section):
     # A new action item joins the most similar open backlog item when the similarity
     # (0..1, text plus same service/category) reaches attach_threshold; items from

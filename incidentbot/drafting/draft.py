@@ -22,7 +22,7 @@ from incidentbot.drafting.redact import Redactor, redact_history
 log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "offline", "model"]
-__all__ = ["ActionItem", "Draft", "Mode", "TimelineRow", "draft_postmortem", "model_configured"]
+__all__ = ["ActionItem", "Draft", "Mode", "TimelineRow", "draft_postmortem", "model_configured", "policy_options"]
 
 
 def draft_postmortem(history: History, *, title: str | None = None, mode: Mode = "auto", settings: Any = None,
@@ -52,6 +52,15 @@ def draft_postmortem(history: History, *, title: str | None = None, mode: Mode =
     log.info("drafted postmortem for #%s with %s: %d timeline rows, %d action items", draft.channel, draft.model,
              len(draft.timeline), len(draft.action_items))
     return draft
+
+
+def policy_options(policy: Any) -> dict[str, Any]:
+    """``draft_postmortem`` keyword arguments from the policy's ``[drafting]`` section."""
+    from incidentbot.drafting.model import ModelOptions
+
+    rules = policy.drafting
+    return {"model_options": ModelOptions(timeout=rules.model_timeout_seconds, token_budget=rules.token_budget),
+            "extra_patterns": dict(rules.redact_patterns)}
 
 
 def model_configured(settings: Any) -> bool:

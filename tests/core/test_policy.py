@@ -379,3 +379,24 @@ def test_load_policy_reads_a_file_and_names_it_in_errors(tmp_path):
 def test_policy_built_in_python_is_checked_too():
     with pytest.raises(PolicyError, match="default_severity: must be one of"):
         Policy(default_severity="SEV7")
+
+
+def test_drafting_rules_reach_the_drafter():
+    from incidentbot.drafting.draft import policy_options
+
+    policy = parse_policy('[drafting]\nmodel_timeout_seconds = 5\ntoken_budget = 4000\n'
+                          '[drafting.redact_patterns]\nEMPLOYEE_ID = "EMP-\\\\d{6}"\n')
+    options = policy_options(policy)
+    assert (options["model_options"].timeout, options["model_options"].token_budget) == (5, 4000)
+    assert options["extra_patterns"] == {"EMPLOYEE_ID": r"EMP-\d{6}"}
+
+
+@pytest.mark.parametrize("patterns, says", [
+    ('employee = "EMP"', "must be capitals"),
+    ('EMPLOYEE = "EMP-("', "not a valid regular expression"),
+    ('EMPLOYEE = "x*"', "matches empty text"),
+])
+def test_bad_redaction_patterns_name_the_key(patterns, says):
+    with pytest.raises(PolicyError) as error:
+        parse_policy(f"[drafting.redact_patterns]\n{patterns}\n")
+    assert "drafting.redact_patterns" in str(error.value) and says in str(error.value)
