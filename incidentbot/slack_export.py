@@ -26,22 +26,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from incidentbot.slack_export_files import CHANNEL_FILES, ExportFiles, SlackExportError
+
 __all__ = [
     "ExportMessage", "ExportUser", "SlackExport", "SlackExportError", "UnknownChannel", "ts_to_datetime",
     "write_export",
 ]
 
-# Root files that list conversations, in the order a name is looked up.
-CHANNEL_FILES = ("channels.json", "groups.json", "mpims.json", "dms.json")
 _DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 _TS = re.compile(r"^(\d{1,12})(?:\.(\d{1,6}))?$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # <@U123>, <@U123|name>, <#C123|name>, <!here>, <!subteam^S1|@team>, <https://x|label>, <mailto:a@b|a@b>
 _ANGLE = re.compile(r"<([^<>\n]+)>")
-
-
-class SlackExportError(Exception):
-    """The export is missing a file or folder, or a file is not what Slack writes."""
 
 
 class UnknownChannel(SlackExportError, KeyError):
@@ -182,63 +178,10 @@ class ExportMessage:
         return "\n".join(parts)
 
 
-class _Source:
-    """Files of an export folder or of a .zip of one (which may wrap everything in a top folder)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._zip: zipfile.ZipFile | None = None
-        self._prefix = ""
-        if path.is_file() and zipfile.is_zipfile(path):
-            self._zip = zipfile.ZipFile(path)
-            names = self._zip.namelist()
-            if not any(n in CHANNEL_FILES or n == "users.json" for n in names):
-                tops = {n.split("/", 1)[0] for n in names if "/" in n}
-                for top in sorted(tops):
-                    if f"{top}/users.json" in names or f"{top}/channels.json" in names:
-                        self._prefix = f"{top}/"
-                        break
-
-    def exists(self, relative: str) -> bool:
-        if self._zip is not None:
-            return (self._prefix + relative) in self._zip.namelist()
-        return (self.path / relative).is_file()
-
-    def is_dir(self, relative: str) -> bool:
-        if self._zip is not None:
-            prefix = f"{self._prefix}{relative.rstrip('/')}/"
-            return any(n.startswith(prefix) for n in self._zip.namelist())
-        return (self.path / relative).is_dir()
-
-    def files_in(self, folder: str) -> list[str]:
-        if self._zip is not None:
-            prefix = f"{self._prefix}{folder.rstrip('/')}/"
-            return sorted(n[len(prefix):] for n in self._zip.namelist()
-                          if n.startswith(prefix) and "/" not in n[len(prefix):] and n != prefix)
-        return sorted(p.name for p in (self.path / folder).iterdir() if p.is_file())
-
-    def read_json(self, relative: str) -> Any:
-        where = f"{self.path}/{relative}" if self._zip is None else f"{self.path}!{self._prefix}{relative}"
-        try:
-            if self._zip is not None:
-                data = self._zip.read(self._prefix + relative)
-            else:
-                data = (self.path / relative).read_bytes()
-        except (OSError, KeyError) as exc:
-            raise SlackExportError(f"{where}: cannot read it ({exc})") from exc
-        try:
-            return json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SlackExportError(f"{where}: not valid JSON ({exc})") from exc
-
-    def describe(self, relative: str) -> str:
-        return f"{self.path}/{relative}" if self._zip is None else f"{self.path}!{self._prefix}{relative}"
-
-
 class SlackExport:
     """A Slack export opened for reading. Build it with ``SlackExport.open(path)``."""
 
-    def __init__(self, source: _Source, users: dict[str, ExportUser], channels: list[dict[str, Any]]) -> None:
+    def __init__(self, source: ExportFiles, users: dict[str, ExportUser], channels: list[dict[str, Any]]) -> None:
         self._source = source
         self.path = source.path
         self.users = users
@@ -258,7 +201,7 @@ class SlackExport:
                                    "channels.json and one folder per channel)")
         if path.is_file() and not zipfile.is_zipfile(path):
             raise SlackExportError(f"{path}: not a folder or a .zip file; give the unpacked export folder")
-        source = _Source(path)
+        source = ExportFiles(path)
         listed = [name for name in CHANNEL_FILES if source.exists(name)]
         if not listed:
             raise SlackExportError(f"{source.describe('channels.json')}: missing; a Slack export lists its "
