@@ -34,6 +34,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url, echo=echo, connect_args={"check_same_thread": False, "timeout": 15}
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _begin_before_savepoint)
         return engine
     return create_engine(
         url,
@@ -51,6 +52,19 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _begin_before_savepoint(connection, _name) -> None:
+    """Open the transaction before a SAVEPOINT on SQLite.
+
+    Python's sqlite3 starts a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT
+    outside one starts its own, and releasing it *commits*: a claim made first in a
+    request (``with session.begin_nested()``) would then survive the request's rollback,
+    and a corrected form would be taken for one already handled.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
 
 
 def create_all(engine: Engine) -> None:

@@ -20,6 +20,12 @@ from incidentbot.errors import ConfigError
 
 _SECRETS = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key")
 _OPTIONAL = (*_SECRETS, "incidentbot_config", "openai_base_url")
+# Issue trackers that action items can be exported to (``incidentbot.trackers``).
+TRACKERS = ("github", "jira")
+_TRACKER_OPTIONAL = ("incidentbot_tracker", "github_token", "github_repository", "jira_url", "jira_user",
+                     "jira_api_token", "jira_project")
+_GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_JIRA_PROJECT = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
 # Driver prefixes rewritten so SQLAlchemy uses psycopg 3 (the installed driver) instead of
 # its default psycopg2; hosting platforms commonly hand out plain postgres:// URLs.
 _POSTGRES_PREFIXES = ("postgres://", "postgresql://", "postgresql+psycopg2://")
@@ -57,8 +63,18 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     log_level: str = "INFO"
+    # Export of action items to an issue tracker (docs/trackers.md); unset: no export.
+    incidentbot_tracker: str | None = None
+    github_token: SecretStr | None = None
+    github_repository: str | None = None  # "owner/name"
+    github_api_url: str = "https://api.github.com"
+    jira_url: str | None = None
+    jira_user: str | None = None  # the account's email address
+    jira_api_token: SecretStr | None = None
+    jira_project: str | None = None  # project key, e.g. "OPS"
+    jira_issue_type: str = "Task"
 
-    @field_validator(*_OPTIONAL, mode="before")
+    @field_validator(*_OPTIONAL, *_TRACKER_OPTIONAL, mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # docker-compose and .env templates often leave "FOO=" for unused settings.
@@ -89,6 +105,42 @@ class Settings(BaseSettings):
     @classmethod
     def _openai_base_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_http_url(value.strip())
+
+    @field_validator("incidentbot_tracker")
+    @classmethod
+    def _tracker(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip().lower()
+        if name not in TRACKERS:
+            raise ValueError(f"must be one of {', '.join(TRACKERS)} (or unset for no export), got {value!r}")
+        return name
+
+    @field_validator("github_repository")
+    @classmethod
+    def _github_repository(cls, value: str | None) -> str | None:
+        if value is not None and not _GITHUB_REPOSITORY.fullmatch(value.strip()):
+            raise ValueError(f"must be owner/name, e.g. 'acme/reliability', got {value!r}")
+        return None if value is None else value.strip()
+
+    @field_validator("github_api_url", "jira_url")
+    @classmethod
+    def _tracker_url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value.strip()).rstrip("/")
+
+    @field_validator("jira_project")
+    @classmethod
+    def _jira_project(cls, value: str | None) -> str | None:
+        if value is not None and not _JIRA_PROJECT.fullmatch(value.strip().upper()):
+            raise ValueError(f"must be a Jira project key such as 'OPS', got {value!r}")
+        return None if value is None else value.strip().upper()
+
+    @field_validator("jira_issue_type")
+    @classmethod
+    def _jira_issue_type(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name an issue type of the project, e.g. 'Task'")
+        return value.strip()
 
     @field_validator("database_url")
     @classmethod
@@ -162,3 +214,14 @@ def require(settings: Settings, *names: str, for_what: str) -> None:
             missing.append(env_name(name))
     if missing:
         raise ConfigError(f"{for_what} needs {', '.join(missing)} (not set)")
+
+
+def require_tracker(settings: Settings) -> str | None:
+    """The tracker action items are exported to (None: no export); ConfigError naming
+    every variable the selected tracker still needs."""
+    needs = {"github": ("github_token", "github_repository"),
+             "jira": ("jira_url", "jira_user", "jira_api_token", "jira_project")}
+    name = settings.incidentbot_tracker
+    if name is not None:
+        require(settings, *needs[name], for_what=f"INCIDENTBOT_TRACKER={name}")
+    return name

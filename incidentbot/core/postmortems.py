@@ -71,6 +71,14 @@ def get(session: Session, incident: Incident) -> Postmortem | None:
     return session.exec(select(Postmortem).where(Postmortem.incident_id == incident.id)).first()
 
 
+def active_for_owner(session: Session, owner: str, *, limit: int = 10) -> list[tuple[Postmortem, Incident]]:
+    """The postmortems ``owner`` still has to do, soonest due first (App Home)."""
+    query = (select(Postmortem, Incident).join(Incident, Incident.id == Postmortem.incident_id)
+             .where(Postmortem.owner == owner, Postmortem.status.in_(list(ACTIVE)))
+             .order_by(Postmortem.due_at, Postmortem.id).limit(limit))
+    return [(postmortem, incident) for postmortem, incident in session.exec(query)]
+
+
 def required(policy: Policy, incident: Incident) -> bool:
     """Whether the policy requires a postmortem: by severity, or by category."""
     if incident.category and incident.category in policy.postmortems.required_categories:

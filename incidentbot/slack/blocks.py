@@ -77,23 +77,28 @@ def incident_card(policy: Policy, incident: Incident, holders: dict[str, str] | 
         blocks.append(section(f"*Resolution*\n{escape(incident.resolution)}"))
     blocks.append(_milestones_context(policy, incident))
     if postmortem is not None:
-        blocks.append(_postmortem_context(policy, postmortem))
-    if not incident.resolved_at:
+        blocks.append(postmortem_context(policy, postmortem))
+    if not incident.closed_at:
         blocks.append(card_buttons(incident))
     text = f"{incident.reference}: {escape(incident.title)} ({incident.severity}, {status_label(policy, incident.status)})"
     return text, blocks
 
 
 def card_buttons(incident: Incident) -> Block:
+    """The response buttons; once resolved, only *Add action item* (follow-ups come then)."""
     value = f"{incident.id}:{incident.revision}"
-    buttons = [
-        (ids.ACK, "Acknowledge", None) if not incident.acknowledged_at else None,
-        (ids.TAKE_LEAD, "I'm the lead", None),
-        (ids.OPEN_UPDATE, "Post update", "primary"),
-        (ids.OPEN_SEVERITY, "Change severity", None),
-        (ids.MITIGATE, "Mitigated", None) if not incident.mitigated_at else None,
-        (ids.OPEN_RESOLVE, "Resolve", "danger"),
-    ]
+    if incident.resolved_at:
+        buttons = [(ids.AI_OPEN_FORM, "Add action item", None)]
+    else:
+        buttons = [
+            (ids.ACK, "Acknowledge", None) if not incident.acknowledged_at else None,
+            (ids.TAKE_LEAD, "I'm the lead", None),
+            (ids.OPEN_UPDATE, "Post update", "primary"),
+            (ids.OPEN_SEVERITY, "Change severity", None),
+            (ids.MITIGATE, "Mitigated", None) if not incident.mitigated_at else None,
+            (ids.AI_OPEN_FORM, "Add action item", None),
+            (ids.OPEN_RESOLVE, "Resolve", "danger"),
+        ]
     elements = []
     for action_id, label, style in filter(None, buttons):
         button = {"type": "button", "action_id": action_id, "text": plain(label), "value": value}
@@ -178,7 +183,8 @@ _POSTMORTEM_STATUS = {"scheduled": "scheduled", "drafted": "drafted", "in_review
                       "published": "published", "not_needed": "not needed"}
 
 
-def _postmortem_context(policy: Policy, postmortem) -> Block:
+def postmortem_context(policy: Policy, postmortem) -> Block:
+    """The postmortem's status, owner, due date and review time (the card, App Home)."""
     parts = [f":spiral_note_pad: Postmortem *{_POSTMORTEM_STATUS.get(postmortem.status, postmortem.status)}*"]
     if postmortem.status not in ("published", "not_needed"):
         parts.append(f"owner {user(postmortem.owner)}")

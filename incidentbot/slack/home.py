@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from incidentbot.core import incidents, roles, visibility
+from incidentbot.core import incidents, postmortems, roles, visibility
 from incidentbot.core.policy import Policy
 from incidentbot.db import session_scope
 from incidentbot.models import Incident
+from incidentbot.slack import blocks as card_blocks
+from incidentbot.slack import my_action_items
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
 from incidentbot.slack.mrkdwn import channel, escape, truncate, user
@@ -69,10 +71,27 @@ def list_message(deps: Deps, viewer_id: str) -> tuple[str, list[Block]]:
     return list_blocks(deps.policy, rows, utcnow())
 
 
-def publish_home(deps: Deps, user_id: str) -> None:
-    """Build ``user_id``'s App Home from the database and publish it."""
+def publish_home(deps: Deps, user_id: str, *, notice: str | None = None) -> None:
+    """Build ``user_id``'s App Home from the database and publish it. ``notice`` (mrkdwn)
+    answers a button clicked on the Home (it has no response_url)."""
     rows, mine = _rows_for(deps, user_id, with_parts=True)
-    deps.gateway.publish_home(user_id, home_view(deps.policy, mine, rows, utcnow()))
+    now = utcnow()
+    # My postmortems, my action items and the top of the reliability backlog.
+    extra = my_postmortems(deps, user_id) + my_action_items.home_blocks(deps, user_id, now, notice=notice)
+    deps.gateway.publish_home(user_id, home_view(deps.policy, mine, rows, now, extra=extra))
+
+
+def my_postmortems(deps: Deps, user_id: str) -> list[Block]:
+    """The postmortems the viewer owns and has still to do, with their status and due date."""
+    with session_scope(deps.engine) as session:
+        owned = postmortems.active_for_owner(session, user_id)
+    if not owned:
+        return []
+    rows: list[Block] = [_header("Your postmortems")]
+    for postmortem, incident in owned:
+        rows.append(_section(f"{_title(incident)} {_channel(incident)}"))
+        rows.append(card_blocks.postmortem_context(deps.policy, postmortem))
+    return rows
 
 
 def members_lookup(deps: Deps) -> visibility.MembersOf:
@@ -139,14 +158,17 @@ def list_blocks(policy: Policy, rows: list[Row], now: datetime) -> tuple[str, li
     return count, blocks
 
 
-def home_view(policy: Policy, mine: list[Row], rows: list[Row], now: datetime) -> dict[str, Any]:
-    """The App Home tab: the viewer's incidents and roles, all open incidents, how to declare."""
+def home_view(policy: Policy, mine: list[Row], rows: list[Row], now: datetime, *,
+              extra: list[Block] | None = None) -> dict[str, Any]:
+    """The App Home tab: the viewer's incidents and roles, ``extra`` (their action items, the
+    backlog's top), all open incidents (in the blocks left), how to declare."""
     top = [_header("Your open incidents and roles")]
     top += _rows_within(
         [_section(my_line(row, now)) for row in mine] or [_context("Nothing open that you declared or hold a role in.")],
         MINE_MAX_ROWS + 1,
         lambda hidden: f"…and {hidden} more of yours; they are all in the list below.",
     )
+    top += extra or []
     bottom = [{"type": "divider"}, _section(HOW_TO), _updated(policy, now)]
     middle = [{"type": "divider"}, _header(f"All open incidents ({len(rows)})" if rows else "All open incidents")]
     middle += _rows_within(

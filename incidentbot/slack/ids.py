@@ -65,3 +65,44 @@ PM_NOT_NEEDED_VIEW = "postmortem_not_needed"
 PM_WHEN_DATE = "when_date"
 PM_WHEN_TIME = "when_time"
 PM_REASON = "reason"
+
+# --- Backlog and App Home action items (slack/my_action_items.py, slack/backlog_view.py) ---
+# "My action items" buttons (App Home and the owner's reminder DMs). Values are
+# "<action item id>:<revision>"; an actions block per item, block_id "home_ai:<id>".
+HOME_AI_DONE = "home_action_item_done"
+HOME_AI_SNOOZE = "home_action_item_snooze"
+HOME_AI_REASSIGN = "home_action_item_reassign"
+HOME_AI_REASSIGN_VIEW = "home_action_item_reassign"
+HOME_AI_OWNER = "owner"
+# /incident backlog buttons. Values are "<backlog item id>:<revision>:<filter>", so a
+# stale click is answered with the item as it is now and the list is shown again.
+BACKLOG_ASSIGN_ME = "backlog_assign_me"
+BACKLOG_DONE = "backlog_mark_done"
+BACKLOG_WONT_DO = "backlog_wont_do"
+BACKLOG_WONT_DO_VIEW = "backlog_wont_do"
+BACKLOG_REASON = "reason"
+
+# --- Action items (slack/action_items.py, slack/action_item_blocks.py) ---------------------
+# The card's "Add action item" button (value "<incident id>:<revision>", as every card
+# button) and the message shortcut open one form; private_metadata carries the incident
+# id and the source message. Inputs use block_id == action_id == the domain field name,
+# so a domain error's ``field`` is the block that shows it.
+AI_OPEN_FORM = "incident_add_action_item"
+AI_FROM_MESSAGE = "create_action_item_from_message"
+AI_VIEW = "action_item_create"
+AI_TITLE = "title"
+AI_DESCRIPTION = "description"
+AI_OWNER = "owner"
+AI_DUE = "due"
+AI_TYPE = "type"
+AI_PRIORITY = "priority"
+AI_SERVICE = "service"
+# On the channel message that records a new item: Split (value "<action item id>") and
+# Merge into (value "<action item id>:<its backlog item id>:<target backlog item id>",
+# one section per suggestion, block_id "ai_merge:<target>").
+AI_SPLIT = "action_item_split"
+AI_MERGE = "action_item_merge"
+# A postmortem draft's proposals: Confirm (value "<postmortem id>:<index>:<text hash>";
+# the hash finds the proposal again in a regenerated draft) and Confirm all ("<postmortem id>").
+AI_CONFIRM = "action_item_confirm_proposal"
+AI_CONFIRM_ALL = "action_item_confirm_all_proposals"

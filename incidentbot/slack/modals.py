@@ -22,14 +22,14 @@ OPTION_MAX = 75
 NEXT_UPDATE_CHOICES = (15, 30, 60, 120, 240, 480)
 
 
-def _option(value: str, label: str, description: str | None = None) -> dict[str, Any]:
+def option(value: str, label: str, description: str | None = None) -> dict[str, Any]:
     option: dict[str, Any] = {"text": plain(label, OPTION_MAX), "value": value}
     if description:
         option["description"] = plain(description, OPTION_MAX)
     return option
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str = "") -> Block:
+def input_block(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str = "") -> Block:
     block = {"type": "input", "block_id": block_id, "optional": optional, "label": plain(label),
              "element": {"action_id": block_id, **element}}
     if hint:
@@ -47,55 +47,55 @@ def metadata(view: dict) -> dict:
 
 
 def _severity_options(policy: Policy) -> list[dict[str, Any]]:
-    return [_option(s.id, f"{s.id} · {s.name}", s.description) for s in policy.severities]
+    return [option(s.id, f"{s.id} · {s.name}", s.description) for s in policy.severities]
 
 
 def declare_modal(policy: Policy, *, channel: str = "", summary: str = "") -> dict[str, Any]:
     """The form behind ``/incident`` with no arguments (and the message shortcut)."""
     severities = _severity_options(policy)
     default = next(o for o in severities if o["value"] == policy.default_severity)
-    categories = [_option(c.id, c.name, c.description) for c in policy.taxonomy.categories][:100]
-    services = [_option(s.name, s.name, f"Team: {s.team}") for s in policy.services][:100]
+    categories = [option(c.id, c.name, c.description) for c in policy.taxonomy.categories][:100]
+    services = [option(s.name, s.name, f"Team: {s.team}") for s in policy.services][:100]
     blocks: list[Block] = [
-        _input(ids.DECLARE_TITLE, "Title", {"type": "plain_text_input", "max_length": policy.limits.title_max_chars,
+        input_block(ids.DECLARE_TITLE, "Title", {"type": "plain_text_input", "max_length": policy.limits.title_max_chars,
                                             "placeholder": plain("What is broken, for whom?")}),
-        _input(ids.DECLARE_SEVERITY, "Severity", {"type": "static_select", "options": severities, "initial_option": default}),
-        _input(ids.DECLARE_CATEGORY, "Category", {"type": "static_select", "options": categories,
+        input_block(ids.DECLARE_SEVERITY, "Severity", {"type": "static_select", "options": severities, "initial_option": default}),
+        input_block(ids.DECLARE_CATEGORY, "Category", {"type": "static_select", "options": categories,
                                                   "placeholder": plain("What changed? (optional)")}, optional=True),
     ]
     if services:
-        blocks.append(_input(ids.DECLARE_SERVICES, "Affected services", {
+        blocks.append(input_block(ids.DECLARE_SERVICES, "Affected services", {
             "type": "multi_static_select", "options": services, "placeholder": plain("Pick services")}, optional=True))
     summary_element: dict[str, Any] = {"type": "plain_text_input", "multiline": True,
                                        "max_length": policy.limits.summary_max_chars,
                                        "placeholder": plain("What do we know so far? (optional)")}
     if summary:
         summary_element["initial_value"] = summary[: policy.limits.summary_max_chars]
-    blocks.append(_input(ids.DECLARE_SUMMARY, "Summary", summary_element, optional=True))
+    blocks.append(input_block(ids.DECLARE_SUMMARY, "Summary", summary_element, optional=True))
     private_categories = [c.name for c in policy.taxonomy.categories if c.private_by_default]
-    blocks.append(_input(ids.DECLARE_PRIVATE, "Visibility", {
+    blocks.append(input_block(ids.DECLARE_PRIVATE, "Visibility", {
         "type": "checkboxes",
-        "options": [_option("private", "Private incident",
+        "options": [option("private", "Private incident",
                             "Private channel, no public announcement, hidden from people outside it")],
     }, optional=True, hint=("Always private for: " + ", ".join(private_categories)) if private_categories else ""))
     return _modal(ids.DECLARE_VIEW, "Declare an incident", "Declare", blocks, {"channel": channel})
 
 
 def update_modal(policy: Policy, incident: Incident) -> dict[str, Any]:
-    statuses = [_option(s.id, s.name, s.description or None) for s in policy.statuses if not s.resolved]
+    statuses = [option(s.id, s.name, s.description or None) for s in policy.statuses if not s.resolved]
     current = next((o for o in statuses if o["value"] == incident.status), None)
     cadence = policy.severity(incident.severity).update_every_minutes
     choices = sorted(set(NEXT_UPDATE_CHOICES) | {cadence})
-    nexts = [_option(str(m), f"In {m // 60} h" if m % 60 == 0 else f"In {m} min") for m in choices]
+    nexts = [option(str(m), f"In {m // 60} h" if m % 60 == 0 else f"In {m} min") for m in choices]
     blocks: list[Block] = [
         section(f"*{incident.reference}*: {escape(incident.title)}"),
-        _input(ids.UPDATE_STATUS, "Status", {"type": "static_select", "options": statuses,
+        input_block(ids.UPDATE_STATUS, "Status", {"type": "static_select", "options": statuses,
                                              **({"initial_option": current} if current else {})}),
-        _input(ids.UPDATE_TEXT, "What's happening", {"type": "plain_text_input", "multiline": True,
+        input_block(ids.UPDATE_TEXT, "What's happening", {"type": "plain_text_input", "multiline": True,
                                                      "max_length": policy.limits.summary_max_chars}),
-        _input(ids.UPDATE_IMPACT, "Customer impact", {"type": "plain_text_input", "multiline": True,
+        input_block(ids.UPDATE_IMPACT, "Customer impact", {"type": "plain_text_input", "multiline": True,
                                                       "max_length": policy.limits.summary_max_chars}, optional=True),
-        _input(ids.UPDATE_NEXT, "Next update", {"type": "static_select", "options": nexts,
+        input_block(ids.UPDATE_NEXT, "Next update", {"type": "static_select", "options": nexts,
                                                 "initial_option": next(o for o in nexts if o["value"] == str(cadence))}),
     ]
     return _modal(ids.UPDATE_VIEW, "Post an update", "Post", blocks, {"incident": incident.id})
@@ -106,8 +106,8 @@ def severity_modal(policy: Policy, incident: Incident) -> dict[str, Any]:
     current = next(o for o in options if o["value"] == incident.severity)
     blocks: list[Block] = [
         section(f"*{incident.reference}* is {escape(severity_label(policy, incident.severity))}."),
-        _input(ids.SEVERITY_VALUE, "New severity", {"type": "static_select", "options": options, "initial_option": current}),
-        _input(ids.SEVERITY_REASON, "Reason", {"type": "plain_text_input", "multiline": True, "max_length": 1000},
+        input_block(ids.SEVERITY_VALUE, "New severity", {"type": "static_select", "options": options, "initial_option": current}),
+        input_block(ids.SEVERITY_REASON, "Reason", {"type": "plain_text_input", "multiline": True, "max_length": 1000},
                optional=True, hint="Needed when lowering the severity."),
     ]
     return _modal(ids.SEVERITY_VIEW, "Change severity", "Change", blocks, {"incident": incident.id})
@@ -116,7 +116,7 @@ def severity_modal(policy: Policy, incident: Incident) -> dict[str, Any]:
 def resolve_modal(policy: Policy, incident: Incident) -> dict[str, Any]:
     blocks: list[Block] = [
         section(f"Resolve *{incident.reference}*: {escape(incident.title)}"),
-        _input(ids.RESOLVE_SUMMARY, "Resolution summary", {
+        input_block(ids.RESOLVE_SUMMARY, "Resolution summary", {
             "type": "plain_text_input", "multiline": True, "max_length": policy.limits.summary_max_chars,
             "placeholder": plain("What fixed it, and is any impact left?")}),
     ]
@@ -167,14 +167,14 @@ def milestones_modal(policy: Policy, incident: Incident, zone: ZoneInfo) -> dict
     for name in editable_milestones(incident):
         value = getattr(incident, name)
         day, clock = utc_to_local_parts(value, zone) if value else (None, None)
-        blocks.append(_input(f"{name}_date", f"{MILESTONE_LABELS[name]}: date",
+        blocks.append(input_block(f"{name}_date", f"{MILESTONE_LABELS[name]}: date",
                              {"type": "datepicker", **({"initial_date": day} if day else {})}, optional=True))
-        blocks.append(_input(f"{name}_time", f"{MILESTONE_LABELS[name]}: time",
+        blocks.append(input_block(f"{name}_time", f"{MILESTONE_LABELS[name]}: time",
                              {"type": "timepicker", "timezone": zone.key, **({"initial_time": clock} if clock else {})},
                              optional=True))
-    detections = [_option(key, label) for key, label in DETECTION_LABELS.items()]
+    detections = [option(key, label) for key, label in DETECTION_LABELS.items()]
     current = next((o for o in detections if o["value"] == incident.detection), None)
-    blocks.append(_input(ids.MILESTONES_DETECTION, "How was it detected?", {
+    blocks.append(input_block(ids.MILESTONES_DETECTION, "How was it detected?", {
         "type": "static_select", "options": detections, **({"initial_option": current} if current else {})},
         optional=True))
     return _modal(ids.MILESTONES_VIEW, "Edit milestones", "Save", blocks,
@@ -219,8 +219,8 @@ def reschedule_modal(postmortem_id: int, reference: str, zone: ZoneInfo, current
     day, clock = utc_to_local_parts(current, zone) if current else (None, None)
     blocks: list[Block] = [
         section(f"When should the postmortem review of *{reference}* be? Times are in *{escape(zone.key)}*."),
-        _input(ids.PM_WHEN_DATE, "Date", {"type": "datepicker", **({"initial_date": day} if day else {})}),
-        _input(ids.PM_WHEN_TIME, "Time", {"type": "timepicker", "timezone": zone.key,
+        input_block(ids.PM_WHEN_DATE, "Date", {"type": "datepicker", **({"initial_date": day} if day else {})}),
+        input_block(ids.PM_WHEN_TIME, "Time", {"type": "timepicker", "timezone": zone.key,
                                           **({"initial_time": clock} if clock else {})}),
     ]
     return _modal(ids.PM_RESCHEDULE_VIEW, "Reschedule review", "Reschedule", blocks,
@@ -230,7 +230,7 @@ def reschedule_modal(postmortem_id: int, reference: str, zone: ZoneInfo, current
 def not_needed_modal(postmortem_id: int, reference: str) -> dict[str, Any]:
     blocks: list[Block] = [
         section(f"No postmortem for *{reference}*? Say why; the reason is recorded on the incident."),
-        _input(ids.PM_REASON, "Reason", {"type": "plain_text_input", "multiline": True, "max_length": 1000}),
+        input_block(ids.PM_REASON, "Reason", {"type": "plain_text_input", "multiline": True, "max_length": 1000}),
     ]
     return _modal(ids.PM_NOT_NEEDED_VIEW, "No postmortem", "Record", blocks, {"postmortem": postmortem_id})
 

@@ -14,11 +14,11 @@ from incidentbot.core import incidents, lifecycle, messages, postmortem_reminder
 from incidentbot.core.errors import DomainError
 from incidentbot.core.ics import meeting_invite
 from incidentbot.db import session_scope, sweep_lock
-from incidentbot.drafting.draft import draft_postmortem
+from incidentbot.drafting.draft import draft_postmortem, policy_options
 from incidentbot.drafting.history import from_rows
 from incidentbot.drafting.render import render_markdown
 from incidentbot.models import Incident, Postmortem
-from incidentbot.slack import backfill, blocks, effects, ids
+from incidentbot.slack import action_item_proposals, backfill, blocks, effects, ids
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
 from incidentbot.slack.mrkdwn import BARE_USER_ID, escape, user
@@ -124,7 +124,8 @@ def draft_and_post(deps: Deps, incident_id: int) -> None:
     events = [e.model_copy(update={"text": _named(e.text, names)}) for e in events]
     history = from_rows(rows, events, names, channel=incident.channel_name or "", title=incident.title)
     mode = "auto" if deps.settings.openai_api_key or deps.settings.openai_base_url else "offline"
-    draft = draft_postmortem(history, title=incident.title, mode=mode, settings=deps.settings)
+    draft = draft_postmortem(history, title=incident.title, mode=mode, settings=deps.settings,
+                             **policy_options(deps.policy))
     with session_scope(deps.engine) as session:
         postmortem = postmortems.get(session, incidents.get(session, incident_id))
     _use_the_record(deps, draft, incident, names.get(holders.get(deps.policy.lead_role.id, ""), None))
@@ -133,7 +134,9 @@ def draft_and_post(deps: Deps, incident_id: int) -> None:
                                meeting=_plain_time(postmortem.meeting_at, deps) if meeting else None)
     with session_scope(deps.engine) as session:
         postmortem = postmortems.get(session, incidents.get(session, incident_id))
-        postmortems.record_draft(session, postmortem, markdown=markdown, model=draft.model)
+        # The proposals become action items only when someone confirms them (action_item_proposals).
+        postmortems.record_draft(session, postmortem, markdown=markdown, model=draft.model,
+                                 actions=action_item_proposals.from_draft(draft.action_items, names))
     summary = (f":memo: *Postmortem draft for {incident.reference}* ({escape(draft.model)}): "
                f"{len(draft.timeline)} timeline entries, {len(draft.action_items)} proposed action items. "
                "Review it, then *Mark in review* and *Publish*.")
@@ -141,6 +144,7 @@ def draft_and_post(deps: Deps, incident_id: int) -> None:
          markdown, title=f"Postmortem draft: {incident.reference}")
     effects.best_effort("post the review buttons", deps.gateway.post, incident.channel_id, summary,
          review_buttons(summary, postmortem.id))
+    action_item_proposals.post(deps, incident_id, postmortem.id)  # Confirm buttons under the draft
     refresh_card(deps, incident_id)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from sqlmodel import select
+
 from incidentbot.core import incidents
 from incidentbot.core.incidents import Declaration
 from incidentbot.db import session_scope
-from incidentbot.models import Incident
+from incidentbot.models import Incident, Postmortem
 from incidentbot.slack import home
 from incidentbot.slack.provisioning import provision
 from tests_support import ALICE, BOB, CAROL, GENERAL, mrkdwn_texts, wait_for
@@ -112,3 +114,17 @@ def test_messages_tab_is_left_alone(bot):
     assert bot.driver.event(event).status == 200
     open_home(bot, ALICE)  # handled after Carol's event, so hers had its chance
     assert home_of(bot, CAROL) is None
+
+
+def test_home_lists_the_postmortems_the_viewer_owns(bot):
+    bot.driver.slash_command("Orders stuck in the queue sev2", user=ALICE, channel=GENERAL)
+    incident = bot.wait_provisioned(1)
+    bot.driver.slash_command("lead", user=BOB, channel=incident.channel_id)
+    bot.driver.slash_command("resolve Poison message removed", user=BOB, channel=incident.channel_id)
+    with session_scope(bot.engine) as session:
+        wait_for(lambda: session.exec(select(Postmortem)).first(), "the postmortem to be scheduled")
+    home = open_home(bot, BOB)
+    texts = " ".join(mrkdwn_texts(home["blocks"]))
+    assert "Your postmortems" in json.dumps(home) and "*INC-1* Orders stuck in the queue" in texts
+    assert "Postmortem *" in texts and "owner <@U0BOB>" in texts and "due " in texts
+    assert "Your postmortems" not in json.dumps(open_home(bot, CAROL))

@@ -87,7 +87,8 @@ def test_full_incident_through_the_card(bot):
     wait_line(bot, incident.channel_id, "resolved the incident")
     final = bot.incident(1)
     assert final.resolved_at and final.mitigated_at and final.resolution == "Config rolled back."
-    assert not [b for b in card(bot, incident)["blocks"] if b["type"] == "actions"]  # no buttons left
+    [buttons] = [b for b in card(bot, incident)["blocks"] if b["type"] == "actions"]  # only follow-ups left
+    assert [e["action_id"] for e in buttons["elements"]] == ["incident_add_action_item"]
     wait_for(lambda: "resolved" in " ".join(m.get("text", "") for m in thread(bot, incident)), "the resolution reply")
     replies = " ".join(m.get("text", "") for m in thread(bot, incident))
     assert "severity" in replies and "mitigated" in replies

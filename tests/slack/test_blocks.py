@@ -55,15 +55,18 @@ def test_help_lists_the_syntax():
     assert "/incident declare &lt;title&gt; [sev1..sev4]" in json.dumps(blocks.help_blocks())  # escaped mrkdwn
 
 
-def test_card_buttons_carry_id_and_revision_until_resolved():
+def test_card_buttons_carry_id_and_revision_and_only_follow_ups_after_resolve():
     _, card = blocks.incident_card(POLICY, incident())
     buttons = card[-1]["elements"]
     assert [b["text"]["text"] for b in buttons] == [
-        "Acknowledge", "I'm the lead", "Post update", "Change severity", "Mitigated", "Resolve"]
+        "Acknowledge", "I'm the lead", "Post update", "Change severity", "Mitigated", "Add action item", "Resolve"]
     assert {b["value"] for b in buttons} == {"1:3"}
     _, resolved = blocks.incident_card(POLICY, incident(resolved_at=utcnow(), resolution="Rolled back"))
-    assert all(b["type"] != "actions" for b in resolved)
+    [actions] = [b for b in resolved if b["type"] == "actions"]
+    assert [b["text"]["text"] for b in actions["elements"]] == ["Add action item"]
     assert "Rolled back" in " ".join(mrkdwn_texts(resolved))
+    _, closed = blocks.incident_card(POLICY, incident(resolved_at=utcnow(), closed_at=utcnow()))
+    assert all(b["type"] != "actions" for b in closed)
 
 
 def test_card_shows_role_holders():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from incidentbot.slack.listeners import actions, commands, errors, events, postmortems, shortcuts, views
+from incidentbot.slack.listeners import backlog as backlog_listeners  # App Home action items, /incident backlog
 
 
 def register_all(app: App) -> None:
@@ -13,5 +14,6 @@ def register_all(app: App) -> None:
     views.register(app)
     shortcuts.register(app)
     postmortems.register(app)
+    backlog_listeners.register(app)
     events.register(app)
     errors.register(app)
