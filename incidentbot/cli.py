@@ -12,6 +12,8 @@ import os
 import sys
 
 from incidentbot import __version__
+from incidentbot.cli_backlog import add_parser as add_backlog
+from incidentbot.cli_digest import add_parser as add_digest
 from incidentbot.cli_postmortem import add_parser as add_postmortem
 from incidentbot.errors import ConfigError
 
@@ -83,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     importer.set_defaults(func=lambda _args: (importer.print_help(), 2)[1])
 
     add_postmortem(sub)
+    add_backlog(sub)
+    add_digest(sub)
     return parser
 
 
@@ -175,12 +179,15 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _check(_args: argparse.Namespace) -> int:
     from incidentbot.core.policy import load_policy
+    from incidentbot.settings import require_tracker
 
     settings = _settings()
     policy = load_policy(settings.incidentbot_config)
+    tracker = require_tracker(settings)
     source = settings.incidentbot_config or "the shipped default"
     print(f"settings: ok\npolicy ({source}): ok: {len(policy.severities)} severities, "
-          f"{len(policy.services)} services, {len(policy.roles)} roles, timezone {policy.timezone}")
+          f"{len(policy.services)} services, {len(policy.roles)} roles, timezone {policy.timezone}\n"
+          f"action item export: {tracker or 'off'}")
     return 0
 
 

@@ -12,6 +12,8 @@ from typing import Any, TextIO
 
 from sqlmodel import Session, select
 
+from incidentbot.demo_backlog import roll_up_action_items
+from incidentbot.demo_digest import post_the_digest
 from incidentbot.demo_response import respond_to_incident, show_postmortem
 from incidentbot.models import Incident
 from incidentbot.sandbox.client import SandboxClient
@@ -127,8 +129,10 @@ def _script(demo: Demo, policy) -> None:
 
     respond_to_incident(demo, first)
     _declare_with_form(demo, policy)
-    _bad_input(demo)
+    third = _bad_input(demo)
+    roll_up_action_items(demo, first, third)
     show_postmortem(demo, first)
+    post_the_digest(demo)  # the demo ends with the week's digest
 
 
 def _declare_with_form(demo: Demo, policy) -> None:
@@ -153,7 +157,7 @@ def _declare_with_form(demo: Demo, policy) -> None:
     ])
 
 
-def _bad_input(demo: Demo) -> None:
+def _bad_input(demo: Demo) -> Incident:
     typo = demo.driver.slash_command("stauts", user=CAROL, channel=GENERAL)
     too_long = demo.driver.slash_command("declare " + "x" * 5000, user=CAROL, channel=GENERAL)
     sneaky = "Webhooks failing <!channel> see <https://evil.example|the runbook>"
@@ -167,9 +171,10 @@ def _bad_input(demo: Demo) -> None:
     ], [
         ("Only carol sees (typo):", demo.ack_lines(typo)),
         ("Only carol sees (too long):", demo.ack_lines(too_long)),
-        ("#incidents shows the title as typed, escaped (raw text sent to Slack below):",
+        ("#incidents shows the title as people read it, escaped (raw text sent to Slack below):",
          demo.channel_lines(third.announcement_channel_id)[-4:] + [f"raw: {raw}"]),
     ])
+    return third
 
 
 def _summary(demo: Demo) -> list[str]:

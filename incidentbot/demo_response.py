@@ -99,7 +99,7 @@ def respond_to_incident(demo: "Demo", incident: Incident) -> None:
 
 
 def show_postmortem(demo: "Demo", incident: Incident) -> None:
-    """The draft as it was posted in the channel (the demo ends with it)."""
+    """The draft as it was posted in the channel."""
     draft = next(f for f in demo.sandbox.files() if f["name"] == f"{incident.reference}-postmortem.md")
     demo.step(f"The drafted postmortem of {incident.reference} (the Markdown file in its channel)", [],
               [(draft["name"] + ":", draft["content"].splitlines())])

@@ -205,7 +205,10 @@ class Postmortem(SQLModel, table=True):
     """
 
     __tablename__ = "postmortem"
-    __table_args__ = (Index("ix_postmortem_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_postmortem_status_due", "status", "due_at"),
+        Index("ix_postmortem_published_at", "published_at"),  # the digest: published this week
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # One postmortem per incident: scheduling twice (a retried resolve) finds this row.
@@ -276,6 +279,9 @@ class BacklogItem(SQLModel, table=True):
     effort: str | None = None  # S | M | L | XL
     reason: str | None = None  # why it won't be done
     merged_into_id: int | None = Field(default=None, foreign_key="backlog_item.id")
+    # Set when the title and description came from a private incident's action item: that
+    # text then stays out of every public view (lists, App Home, the digest, other channels).
+    private_incident_id: int | None = None
     created_by: str | None = None
     created_at: datetime = _ts_now()
     updated_at: datetime = _ts_now()
@@ -294,6 +300,9 @@ class ActionItem(SQLModel, table=True):
     __table_args__ = (
         Index("ix_action_item_status_due", "status", "due_at"),
         Index("ix_action_item_owner_status", "owner", "status"),
+        # The digest: action items opened and closed in a week.
+        Index("ix_action_item_created_at", "created_at"),
+        Index("ix_action_item_completed_at", "completed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -333,3 +342,22 @@ class ActionItem(SQLModel, table=True):
     export_error: str | None = None
     export_next_at: datetime | None = _ts()  # next export attempt or status sync
     synced_at: datetime | None = _ts()
+
+
+class DigestRun(SQLModel, table=True):
+    """The weekly digest of one ISO week posted to one channel: claimed, then posted, once.
+
+    The unique (week, channel) row is the claim, so restarts and several workers post
+    each week's digest once; a claim never marked posted within a lease is taken over.
+    """
+
+    __tablename__ = "digest_run"
+    __table_args__ = (UniqueConstraint("week", "channel", name="uq_digest_run_week_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(max_length=10)  # "2026-W47"
+    channel: str  # the policy's digest channel (name or id) as configured
+    claimed_at: datetime = _ts_now()
+    posted_at: datetime | None = _ts()
+    channel_id: str | None = None
+    message_ts: str | None = None

@@ -27,7 +27,8 @@ def environment(override_dir: Path | None = None) -> Environment:
     loaders.append(FileSystemLoader(str(shipped_templates_dir())))
     return Environment(
         loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=False),
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml", "html.j2", "htm.j2", "xml.j2"),
+                                      default_for_string=False),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )

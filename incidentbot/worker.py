@@ -13,11 +13,15 @@ from datetime import timedelta
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from incidentbot import trackers
 from incidentbot.core import incidents, messages
 from incidentbot.db import session_scope, sweep_lock
 from incidentbot.slack import backfill, nudging, postmortem_flow, provisioning
+from incidentbot.slack import action_item_reminders  # owner reminders about action items
+from incidentbot.slack import digest_flow  # the weekly digest
 from incidentbot.slack.deps import Deps
 from incidentbot.timeutil import utcnow
+from incidentbot.trackers import sync as tracker_sync
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,8 @@ RECONCILE_GRACE = timedelta(minutes=2)
 RECONCILE_EVERY_SECONDS = 60
 NUDGE_EVERY_SECONDS = 60
 BACKFILL_EVERY_SECONDS = 600
+DIGEST_EVERY_SECONDS = 60  # the digest is due from its day and time on; posted once (digest_run)
+TRACKER_EVERY_SECONDS = 60  # exports are due at once; each item's status is read every 15 min
 # Keep backfilling a resolved incident's channel this long: its postmortem is drafted from it.
 BACKFILL_AFTER_RESOLVED = timedelta(days=7)
 
@@ -82,14 +88,36 @@ def send_postmortem_reminders(deps: Deps) -> int:
     return postmortem_flow.send_reminders(deps)
 
 
+def send_action_item_reminders(deps: Deps) -> int:
+    """DM owners about action items due soon or overdue (under its own sweep lock)."""
+    return action_item_reminders.send_action_item_reminders(deps)
+
+
+def post_weekly_digest(deps: Deps) -> int:
+    """Post last week's digest once it is due (docs/digest.md), once across restarts and workers."""
+    return digest_flow.post_weekly_digest(deps)
+
+
+def sync_trackers(deps: Deps, tracker: trackers.Tracker) -> int:
+    """Export action items to the issue tracker and read statuses back (docs/trackers.md).
+    Never raises: a tracker that is down is recorded on the items and retried with backoff."""
+    return tracker_sync.sweep(deps.engine, deps.policy, tracker).exported
+
+
 def schedule(scheduler: BaseScheduler, deps: Deps) -> BaseScheduler:
     """The sweeps and how often they wake up; each job looks at the database for
     what is due, so a missed wake-up (downtime) only delays work, never loses it."""
     jobs = ((reconcile, RECONCILE_EVERY_SECONDS), (send_nudges, NUDGE_EVERY_SECONDS),
             (backfill_channels, BACKFILL_EVERY_SECONDS), (send_postmortem_reminders, NUDGE_EVERY_SECONDS))
+    jobs += ((send_action_item_reminders, NUDGE_EVERY_SECONDS),)
+    jobs += ((post_weekly_digest, DIGEST_EVERY_SECONDS),)
     for job, seconds in jobs:
         scheduler.add_job(job, "interval", seconds=seconds, args=[deps], id=job.__name__,
                           coalesce=True, max_instances=1, next_run_time=utcnow())
+    tracker = trackers.from_settings(deps.settings)  # ConfigError at start-up when a variable is missing
+    if tracker is not None:
+        scheduler.add_job(sync_trackers, "interval", seconds=TRACKER_EVERY_SECONDS, args=[deps, tracker],
+                          id="sync_trackers", coalesce=True, max_instances=1, next_run_time=utcnow())
     return scheduler
 
 

@@ -39,6 +39,19 @@ def test_check_accepts_the_shipped_policy(monkeypatch, capsys):
     assert "policy (the shipped default): ok" in capsys.readouterr().out
 
 
+def test_check_names_what_the_selected_tracker_still_needs(monkeypatch, capsys):
+    monkeypatch.delenv("INCIDENTBOT_CONFIG", raising=False)
+    for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("INCIDENTBOT_TRACKER", "github")
+    assert main(["check"]) == 2
+    assert "INCIDENTBOT_TRACKER=github needs GITHUB_TOKEN, GITHUB_REPOSITORY" in capsys.readouterr().err
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_test")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/reliability")
+    assert main(["check"]) == 0
+    assert "action item export: github" in capsys.readouterr().out
+
+
 def test_serve_refuses_missing_secrets(monkeypatch, capsys):
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)

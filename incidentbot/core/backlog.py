@@ -45,6 +45,10 @@ class Ranked:
 
     @property
     def private_only(self) -> bool:
+        """Nothing here may be shown publicly: its text came from a private incident, or
+        private incidents are all it is linked to."""
+        if self.item.private_incident_id is not None:
+            return True
         return bool(self.incidents) and all(incident.private for incident in self.incidents)
 
 
@@ -84,7 +88,8 @@ def attach(session: Session, policy: Policy, item: ActionItem, incident: Inciden
         _touch(session, target, now)
     else:
         target = BacklogItem(title=item.title, description=item.description, category=incident.category,
-                             services=services, status="open", created_by=actor, created_at=now, updated_at=now)
+                             services=services, status="open", created_by=actor, created_at=now, updated_at=now,
+                             private_incident_id=incident.id if incident.private else None)
         session.add(target)
         session.flush()
     item.backlog_item_id = target.id
@@ -126,7 +131,8 @@ def split(session: Session, item: ActionItem, *, actor: str, now: datetime) -> B
     incident = session.get(Incident, item.incident_id)
     new = BacklogItem(title=item.title, description=item.description, category=incident.category if incident else None,
                       services=[item.service] if item.service else list(incident.services if incident else []),
-                      status="open", created_by=actor, created_at=now, updated_at=now)
+                      status="open", created_by=actor, created_at=now, updated_at=now,
+                      private_incident_id=incident.id if incident and incident.private else None)
     session.add(new)
     session.flush()
     item.backlog_item_id = new.id

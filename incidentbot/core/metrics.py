@@ -81,6 +81,12 @@ def duration(incident: Incident, metric: str) -> timedelta | None:
     return _between(_first(incident, start_chain), _first(incident, end_chain))
 
 
+def duration_minutes(incident: Incident, metric: str) -> float | None:
+    """``duration`` in minutes, rounded as the aggregations round them (6 decimals)."""
+    span = duration(incident, metric)
+    return None if span is None else _minutes(span.total_seconds())
+
+
 def impact_minutes(incident: Incident) -> float | None:
     """Customer-impact minutes: started (or declared) → mitigated (or resolved); None while ongoing."""
     span = _between(_first(incident, IMPACT[0]), _first(incident, IMPACT[1]))
@@ -171,6 +177,49 @@ def impact_by_service(
     impact has not ended are left out, unless ``ongoing_until`` (usually now) is given:
     then their impact runs until that time.
     """
+    clipped, services, query = _impact_query(session, start, end, include_private, ongoing_until)
+    rows = session.execute(query.add_columns(services.c.value, func.sum(clipped)).group_by(services.c.value)).all()
+    minutes = ((str(name), _minutes(float(total))) for name, total in rows)
+    return dict(sorted(minutes, key=lambda item: (-item[1], item[0])))
+
+
+@dataclass(frozen=True)
+class IncidentImpact:
+    """One incident's clipped customer impact charged to one service (``impact_by_incident``)."""
+
+    number: int
+    private: bool
+    service: str
+    minutes: float
+
+
+def impact_by_incident(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    services: Sequence[str] | None = None,
+    include_private: bool = True,
+    ongoing_until: datetime | None = None,
+) -> list[IncidentImpact]:
+    """``impact_by_service`` split by incident: one row per (incident, service), largest first.
+
+    The same overlap and clipping rules, so for each service the rows add up to its
+    ``impact_by_service`` total. ``services`` keeps only those services (None: all).
+    """
+    clipped, listed, query = _impact_query(session, start, end, include_private, ongoing_until)
+    query = query.add_columns(Incident.number, Incident.private, listed.c.value, clipped)
+    if services is not None:
+        query = query.where(listed.c.value.in_(list(services)))
+    rows = [IncidentImpact(int(number), bool(private), str(service), _minutes(float(seconds)))
+            for number, private, service, seconds in session.execute(query).all()]
+    return sorted(rows, key=lambda row: (-row.minutes, row.service, -row.number))
+
+
+def _impact_query(
+    session: Session, start: datetime, end: datetime, include_private: bool, ongoing_until: datetime | None
+):
+    """The clipped impact (seconds), the services table and the filtered query, without columns."""
     start, end = _window(start, end)
     impact_start = _coalesce(IMPACT[0])
     # Written exactly as the expression index on it (see docs/metrics.md), so a recent
@@ -188,17 +237,14 @@ def impact_by_service(
     clipped = _seconds(dialect, least(impact_end, upper), greatest(impact_start, lower))
     services = _services(session)
     query = (
-        select(services.c.value, func.sum(clipped))
+        select()
         .select_from(Incident)
         .join(services, true())
         .where(ended_after_start, impact_start < upper, impact_end > impact_start)
-        .group_by(services.c.value)
     )
     if not include_private:
         query = query.where(Incident.private == False)  # noqa: E712  (SQL expression)
-    rows = session.execute(query).all()
-    minutes = ((str(name), _minutes(float(total))) for name, total in rows)
-    return dict(sorted(minutes, key=lambda item: (-item[1], item[0])))
+    return clipped, services, query
 
 
 # --- the SQL pieces -----------------------------------------------------------------------------
@@ -220,6 +266,12 @@ def _declared_within(query, start: datetime, end: datetime, include_private: boo
     if not include_private:
         query = query.where(Incident.private == False)  # noqa: E712  (SQL expression)
     return query
+
+
+def listed_services(session: Session):
+    """The elements of ``incident.services`` (a JSON list) as a table with a ``value`` column,
+    to join to ``incident`` (``json_each`` on SQLite, ``json_array_elements_text`` on PostgreSQL)."""
+    return _services(session)
 
 
 def _services(session: Session):

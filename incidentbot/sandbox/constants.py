@@ -9,6 +9,7 @@ BOT_NAME = "incidentbot"
 APP_ID = "A0INCIDENTBOT"
 GENERAL_ID = "C0GENERAL"
 INCIDENTS_ID = "C0INCIDENTS"
+DIGEST_ID = "C0DIGEST"
 DEFAULT_TOKEN = "xoxb-sandbox"
 
 # Slack lets a trigger_id be exchanged once, within three seconds of the interaction.

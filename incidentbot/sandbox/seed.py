@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from incidentbot.sandbox.constants import BOT_ID, BOT_NAME, BOT_USER_ID, GENERAL_ID, INCIDENTS_ID, TEAM_ID
+from incidentbot.sandbox.constants import BOT_ID, BOT_NAME, BOT_USER_ID, DIGEST_ID, GENERAL_ID, INCIDENTS_ID, TEAM_ID
 
 if TYPE_CHECKING:
     from incidentbot.sandbox.state import SandboxState
@@ -89,4 +89,9 @@ def seed_workspace(state: "SandboxState", *, humans: bool) -> None:
     state.add_channel(
         "incidents", channel_id=INCIDENTS_ID, members=members, creator="U0ALICE",
         purpose="Incident announcements",
+    )
+    # The default policy's digest channel ([digest] channel): the bot joins it to post.
+    state.add_channel(
+        "incident-digest", channel_id=DIGEST_ID, members=members[:2], creator="U0ALICE",
+        purpose="The weekly incident digest",
     )

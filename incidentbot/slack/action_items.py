@@ -174,13 +174,16 @@ def list_message(deps: Deps, incident_id: int) -> Message:
 def _ref(session: Session, item: BacklogItem, incident: Incident) -> ui.BacklogRef:
     """A backlog item as ``incident``'s channel may see it.
 
-    Its title came from some incident's action item: when all of its incidents are private
-    and this is not one of them, the title stays out of this channel, and private incidents
-    are never named as "also addresses".
+    Its title came from some incident's action item: when that was a private incident's (or
+    all of its incidents are private) and this is not that incident, the title stays out of
+    this channel; private incidents are never named as "also addresses".
     """
     # A subquery, not DISTINCT over a join: PostgreSQL cannot compare the JSON columns.
     ids = select(ActionItem.incident_id).where(ActionItem.backlog_item_id == item.id)
     linked = list(session.exec(select(Incident).where(col(Incident.id).in_(ids))))
-    visible = any(i.id == incident.id or not i.private for i in linked) or not linked
+    if item.private_incident_id is not None:  # its text came from that private incident
+        visible = item.private_incident_id == incident.id
+    else:
+        visible = any(i.id == incident.id or not i.private for i in linked) or not linked
     also = tuple(i.reference for i in sorted(linked, key=lambda i: i.number) if i.id != incident.id and not i.private)
     return ui.BacklogRef(item.id, backlog.label(item), item.title if visible else None, also)

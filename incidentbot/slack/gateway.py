@@ -173,9 +173,10 @@ class SlackGateway:
             self._groups[usergroup_id] = (now, members)
         return members
 
-    def upload(self, channel_id: str, filename: str, content: str, *, title: str,
+    def upload(self, channel_id: str, filename: str, content: str | bytes, *, title: str,
                comment: str | None = None, thread_ts: str | None = None) -> None:
-        """Share a text file in a channel (files_upload_v2: get an upload URL, upload, complete)."""
+        """Share a file (text, or bytes such as a PNG) in a channel, in a thread when ``thread_ts``
+        is given (files_upload_v2: get an upload URL, upload, complete)."""
         try:
             self.client.files_upload_v2(channel=channel_id, filename=filename, content=content, title=title,
                                         initial_comment=comment, thread_ts=thread_ts)

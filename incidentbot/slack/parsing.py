@@ -17,6 +17,8 @@ USAGE: dict[str, tuple[str, str]] = {
     "declare": ("/incident declare <title> [sev1..sev4]", "Declare an incident and open its channel."),
     "form": ("/incident", "Open the declare form (title, severity, category, services, summary, private)."),
     "list": ("/incident list", "Open incidents you can see, newest first."),
+    "backlog": ("/incident backlog [service|team]", "The top of the reliability backlog, with each score explained."),
+    "digest": ("/incident digest [2026-W47]", "Preview the weekly digest, only to you."),
     "help": ("/incident help", "Show this help."),
     "convert": ("/incident convert <title> [sev1..sev4]", "Make the current channel an incident channel (no new channel)."),
     "ack": ("/incident ack", "Acknowledge the incident."),
@@ -32,9 +34,12 @@ USAGE: dict[str, tuple[str, str]] = {
     "note": ("/incident note <text>", "Add a note to the incident timeline, at the time you type it."),
     "timeline": ("/incident timeline [page]", "Show the timeline privately, in your timezone; edit milestones from there."),
     "postmortem": ("/incident postmortem", "Draft the postmortem now (scheduling it if it is not yet)."),
+    "action": ("/incident action <text> [@owner] [due <date>]",
+               "Add an action item (owner: you unless you mention someone; due: e.g. `due friday`, `due in 3 weeks`)."),
+    "actions": ("/incident actions", "List this incident's action items privately."),
 }
 IN_CHANNEL = frozenset({"ack", "lead", "role", "update", "status", "sev", "mitigate", "resolve", "close", "summary",
-                        "note", "timeline", "postmortem"})
+                        "note", "timeline", "postmortem", "action", "actions"})
 QUICK_DECLARE = ("/incident <title> [sev1..sev4]", "Declare with the default severity, or the one given.")
 
 # Words that are (or will be) subcommands. They are never read as the first word of
@@ -59,7 +64,12 @@ class Command:
     name: str  # "declare", "convert", "form", "help", or another key of USAGE / RESERVED
     title: str = ""
     severity: str | None = None
-    rest: str = ""
+    rest: str = ""  # as Slack sent it, mentions as <@U…|name> (for subcommands that read them)
+
+    @property
+    def text(self) -> str:
+        """``rest`` as people read it: Slack's mention, channel and link markup made plain."""
+        return readable(self.rest)
 
 
 def parse(text: str | None) -> Command:
@@ -73,7 +83,7 @@ def parse(text: str | None) -> Command:
         title, severity = _title_and_severity(words[1:])
         if not title:
             raise CommandError(f"Give the incident a title: `{USAGE[first][0]}`.")
-        return Command(first, title=title, severity=severity)
+        return Command(first, title=readable(title), severity=severity)
     if first in RESERVED:
         return Command(first, rest=" ".join(words[1:]))
     suggestion = _near_subcommand(first, len(words))
@@ -85,7 +95,7 @@ def parse(text: str | None) -> Command:
     title, severity = _title_and_severity(words)
     if not title:
         raise CommandError(f"Give the incident a title: `{QUICK_DECLARE[0]}`.")
-    return Command("declare", title=title, severity=severity)
+    return Command("declare", title=readable(title), severity=severity)
 
 
 def _title_and_severity(words: list[str]) -> tuple[str, str | None]:
@@ -142,12 +152,69 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def mentions(text: str) -> tuple[list[str], str]:
-    """User ids mentioned as Slack sends them (``<@U123|alice>``) and the rest of the text."""
+    """User ids mentioned as Slack sends them (``<@U123|alice>``) and the rest of the text, made plain."""
     ids = _MENTION.findall(text or "")
     rest = " ".join(_MENTION.sub(" ", text or "").split())
-    return ids, rest
+    return ids, readable(rest)
+
+
+# Slack's markup in command text (the manifest's should_escape: true): <@U1|bob>, <#C1|ops>,
+# <!subteam^S1|@oncall>, <!here>, <https://x|label>, <mailto:a@b|a@b>.
+_MARKUP = re.compile(r"<([@#!])?([^<>|\s]+)(?:\|([^<>]*))?>")
+
+
+def readable(text: str) -> str:
+    """Slack markup as the person saw it: ``@bob``, ``#ops``, ``@here``, ``label (https://x)``.
+
+    Titles, notes and updates are stored as people read them, so nothing the bot later
+    posts from them carries a live mention or link markup.
+    """
+    def plain(match: re.Match[str]) -> str:
+        sigil, target, label = match.group(1), match.group(2), match.group(3)
+        if sigil == "@":
+            return "@" + (label or target).lstrip("@")
+        if sigil == "#":
+            return "#" + (label or target)
+        if sigil == "!":
+            return "@" + (label or target.split("^")[0]).lstrip("@")
+        if target.startswith("mailto:"):
+            return label or target.removeprefix("mailto:")
+        if not re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
+            return match.group(0)  # not markup: "<3", "a <b> c" typed by someone
+        return target if not label or label == target else f"{label} ({target})"
+    return _MARKUP.sub(plain, text or "")
 
 
 def unescape(text: str) -> str:
     """Slack sends ``&``, ``<`` and ``>`` typed by people as entities; store them as typed."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# --- /incident action <text> [@owner] [due <date>] ----------------------------------------
+
+# A due date is one to three words ("friday", "2026-12-18", "in 3 weeks"); more words
+# after the last "due" mean "due" belongs to the title ("Document the due diligence steps").
+_DUE_WORDS_MAX = 3
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    title: str
+    owner: str | None = None  # the first mentioned user id
+    due: str | None = None  # the words after the last "due", for core.due_dates.parse_due
+
+
+def action_request(text: str) -> ActionRequest:
+    """Split ``/incident action`` text into title, owner (first @mention) and due words.
+
+    Other mentions stay in the title as ``@name`` (what people saw when they typed it),
+    so the title never carries Slack's ``<@U…>`` markup.
+    """
+    found = _MENTION.search(text or "")
+    owner = found.group(1) if found else None
+    rest = text[:found.start()] + " " + text[found.end():] if found else (text or "")
+    words = readable(rest).split()
+    cut = next((i for i in range(len(words) - 1, -1, -1) if words[i].lower() == "due"), None)
+    if cut is not None and 1 <= len(words) - cut - 1 <= _DUE_WORDS_MAX:
+        return ActionRequest(" ".join(words[:cut]), owner, " ".join(words[cut + 1:]))
+    return ActionRequest(" ".join(words), owner)

@@ -148,3 +148,18 @@ def test_unknown_weight_is_a_policy_error_naming_the_key():
     with pytest.raises(Exception) as error:
         parse_policy("[backlog.weights]\nsevrity = 2\n")
     assert "backlog.weights" in str(error.value) and "did you mean 'severity'" in str(error.value)
+
+
+def test_a_title_from_a_private_incident_stays_out_of_public_views(session):
+    secret = declare(session, "Leaked credentials", services=("api",), category="security", private=True)
+    started = add(session, secret, "Rotate the leaked signing key for the payments API")
+    assert started.backlog_item.private_incident_id == secret.id
+    public = declare(session, "Payments errors", services=("api",))
+    joined = add(session, public, "Rotate the payments API signing key on a schedule")
+    assert joined.backlog_item.id == started.backlog_item.id  # the same risk, now also public
+    assert backlog.ranked(session, POLICY, now=NOW) == []  # its text came from the private incident
+    assert [r.item.id for r in backlog.ranked(session, POLICY, now=NOW, include_private=True)] == [
+        started.backlog_item.id]
+    own = add(session, public, "Add a CDN cache for static assets").backlog_item
+    assert own.private_incident_id is None
+    assert [r.item.id for r in backlog.ranked(session, POLICY, now=NOW)] == [own.id]

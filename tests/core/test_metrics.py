@@ -315,6 +315,11 @@ def test_impact_is_clipped_to_the_window(session):
         "checkout": 105.0,  # 60 + 45
         "payments-api": 75.0,  # 45 + 30
     }
+    # The same, by incident: the same clipping, so each service's rows add up to its total.
+    rows = metrics.impact_by_incident(session, MONDAY, NEXT_MONDAY, services=["checkout", "payments-api"])
+    assert [(row.service, row.minutes) for row in rows] == [
+        ("checkout", 60.0), ("checkout", 45.0), ("payments-api", 45.0), ("payments-api", 30.0)]
+    assert not any(row.private for row in rows)
 
 
 def test_impact_ends_at_resolved_and_ongoing_impact_is_left_out_unless_asked(session):

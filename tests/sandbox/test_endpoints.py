@@ -130,7 +130,7 @@ def test_reset_restores_the_seed(slack: WebClient, inspect: SandboxClient) -> No
     slack.conversations_create(name="inc-temp")
     inspect.set_ratelimit("auth.test", limit=0)
     inspect.reset()
-    assert {c["name"] for c in inspect.channels()} == {"general", "incidents"}
+    assert {c["name"] for c in inspect.channels()} == {"general", "incidents", "incident-digest"}
     assert slack.auth_test()["ok"]
 
 

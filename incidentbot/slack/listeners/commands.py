@@ -19,6 +19,7 @@ from incidentbot.models import Incident
 from incidentbot.slack import (blocks, capture, declaring, home, ids, modals, operations, parsing, postmortem_flow,
                                timeline_view)
 from incidentbot.slack.deps import Deps
+from incidentbot.slack.listeners import action_items as action_item_commands
 from incidentbot.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,35 @@ def incident_command(ack: Ack, command: dict, respond: Respond, context: dict) -
         ack()
         text, message = home.list_message(deps, command["user_id"])
         respond(response_type="ephemeral", text=text, blocks=message)
+    elif parsed.name == "backlog":
+        # Scoring reads every open backlog item: after the ack.
+        ack()
+        from incidentbot.slack import backlog_view
+
+        backlog_view.show_backlog(deps, command, respond, parsed.rest)
+    elif parsed.name == "digest":
+        preview_digest(ack, command, respond, deps, parsed)
     elif parsed.name in ("declare", "convert"):
         declare_from_command(ack, command, respond, deps, parsed)
     elif parsed.name in parsing.IN_CHANNEL:
         in_incident_channel(ack, command, respond, deps, parsed)
     else:
         _refuse(ack, f"`/incident {parsed.name}` is not available. Type `/incident help` for what is.")
+
+
+def preview_digest(ack: Ack, command: dict, respond: Respond, deps: Deps, parsed: parsing.Command) -> None:
+    """``/incident digest [week]``: the weekly digest, only to the person who asked (built after the ack)."""
+    from incidentbot.slack import digest_flow
+    from incidentbot.timeutil import utcnow
+
+    now = utcnow()
+    try:
+        week = digest_flow.preview_week(deps, parsed.rest, now)
+    except InvalidInput as error:
+        _refuse(ack, error.message)
+        return
+    ack(response_type="ephemeral", text=f"Building the digest of {week.label}…")
+    digest_flow.preview(deps, week, respond, now)
 
 
 def declare_from_command(ack: Ack, command: dict, respond: Respond, deps: Deps, parsed: parsing.Command) -> None:
@@ -100,7 +124,7 @@ def in_incident_channel(ack: Ack, command: dict, respond: Respond, deps: Deps, p
         return
     try:
         if parsed.name == "update":
-            update, changes = operations.post_update(deps, incident.id, actor, text=parsed.rest)
+            update, changes = operations.post_update(deps, incident.id, actor, text=parsed.text)
             ack()
             operations.finish_update(deps, update, changes)
             return
@@ -142,7 +166,7 @@ def add_note(ack: Ack, command: dict, _respond: Respond, deps: Deps, incident: I
              parsed: parsing.Command) -> bool:
     """``/incident note <text>``: on the timeline at the time it was typed, and a line in the channel."""
     try:
-        noted, created = capture.add_note(deps, incident, command, parsed.rest)
+        noted, created = capture.add_note(deps, incident, command, parsed.text)
     except DomainError as error:
         _refuse(ack, str(error))
         return True
@@ -160,8 +184,8 @@ def _operation(deps: Deps, actor: str, parsed: parsing.Command) -> operations.Op
         "ack": lambda: operations.acknowledge(deps, actor),
         "mitigate": lambda: operations.mitigate(deps, actor),
         "close": lambda: operations.close(deps, actor),
-        "resolve": lambda: operations.resolve(deps, actor, parsed.rest),
-        "summary": lambda: operations.set_summary(deps, actor, parsed.rest),
+        "resolve": lambda: operations.resolve(deps, actor, parsed.text),
+        "summary": lambda: operations.set_summary(deps, actor, parsed.text),
         "status": lambda: operations.set_status(deps, actor, parsed.rest.strip().lower()),
         "lead": lambda: operations.assign(deps, actor, deps.policy.lead_role.id, users[0] if users else actor),
     }
@@ -175,7 +199,7 @@ def _operation(deps: Deps, actor: str, parsed: parsing.Command) -> operations.Op
             raise InvalidInput("role", f"Name the role and mention the person: `{parsing.USAGE['role'][0]}`.")
         return operations.assign(deps, actor, role.lower(), users[0])
     # sev <1-4> [reason]
-    level, _, reason = parsed.rest.strip().partition(" ")
+    level, _, reason = parsed.text.strip().partition(" ")
     if not level:
         raise InvalidInput("severity", f"Say which severity: `{parsing.USAGE['sev'][0]}`.")
     return operations.set_severity(deps, actor, level, reason.strip() or None)
@@ -200,6 +224,9 @@ _NOT_A_CHANGE = {
     "note": add_note,
     "timeline": show_timeline,
     "postmortem": draft_postmortem,
+    # Action items (slack/listeners/action_items.py): not a change of the incident itself.
+    "action": action_item_commands.action_command,
+    "actions": action_item_commands.actions_command,
 }
 
 
