@@ -7,6 +7,7 @@ exercise the same code.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -15,6 +16,7 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -31,6 +33,17 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 def create_wsgi_app(settings: Settings, *, policy: Policy | None = None, engine: Engine | None = None) -> WSGIApp:
     engine = engine or make_engine(settings.database_url)
     slack = SlackRequestHandler(create_app(settings, policy=policy, engine=engine))
+    verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value()) \
+        if settings.slack_signing_secret else None
+
+    def slack_events(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        # The signature is checked here, before Bolt parses the body: Bolt parses first,
+        # so a tampered body that is no longer valid JSON would otherwise be a 500.
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        if verifier is not None and not _signed(verifier, body, environ):
+            return _json(start_response, "401 Unauthorized", {"ok": False, "error": "invalid_signature"})
+        return slack(environ, start_response)
 
     def healthz(start_response: Callable) -> Iterable[bytes]:
         try:
@@ -45,12 +58,21 @@ def create_wsgi_app(settings: Settings, *, policy: Policy | None = None, engine:
     def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/slack/events":
-            return slack(environ, start_response)
+            return slack_events(environ, start_response)
         if path == "/healthz":
             return healthz(start_response)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     return application
+
+
+def _signed(verifier: SignatureVerifier, body: bytes, environ: dict) -> bool:
+    """Slack's signature over the raw body, with a timestamp at most 5 minutes old."""
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
+    if not timestamp.isdigit() or not signature:
+        return False
+    return verifier.is_valid(body, timestamp, signature)
 
 
 def _json(start_response: Callable, status: str, body: dict) -> list[bytes]:

@@ -110,5 +110,23 @@ class SandboxClient:
     def clear_ratelimits(self) -> None:
         self._request("DELETE", "ratelimits")
 
+    def add_fault(
+        self, method: str, kind: str, *, rate: float = 1.0, times: int | None = None, retry_after: int | None = None,
+        status: int | None = None, seconds: float | None = None, error: str | None = None,
+        applied: bool | None = None, seed: int | None = None,
+    ) -> dict:
+        """Inject a fault into Web API calls of ``method`` (or "*"); see incidentbot/sandbox/faults.py."""
+        body = {"method": method, "kind": kind, "rate": rate, "times": times, "retry_after": retry_after,
+                "status": status, "seconds": seconds, "error": error, "applied": applied, "seed": seed}
+        return self._request("POST", "faults", {k: v for k, v in body.items() if v is not None})["fault"]
+
+    def faults(self) -> dict:
+        """``{"faults": [...], "injected": {method: {kind: count}}}``."""
+        return self._request("GET", "faults")
+
+    def clear_faults(self) -> None:
+        self._request("DELETE", "faults")
+
     def reset(self) -> None:
+        """Forget the workspace, the call log, rate limits and faults."""
         self._request("POST", "reset")

@@ -15,9 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from incidentbot.sandbox.api import ApiResult, call_method
+from incidentbot.sandbox.api import ApiResult, _readable, call_method
 from incidentbot.sandbox.constants import DEFAULT_TOKEN
 from incidentbot.sandbox.endpoints import handle_sandbox, permalink_target, receive_file
+from incidentbot.sandbox.faults import Fault, FaultInjector, handle_faults
 from incidentbot.sandbox.state import SandboxState
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -74,7 +75,12 @@ class _Handler(BaseHTTPRequestHandler):
                 # Only the response_url target is reachable by the bot; Slack answers it this way.
                 self._send(400, json.dumps({"ok": False, "error": "invalid_payload"}).encode())
                 return
-            status, payload = handle_sandbox(sandbox.state, verb, parts[1:], dict(parse_qsl(url.query)), body)
+            if parts[1:] == ["faults"]:
+                status, payload = handle_faults(sandbox.faults, verb, body)
+            else:
+                status, payload = handle_sandbox(sandbox.state, verb, parts[1:], dict(parse_qsl(url.query)), body)
+                if parts[1:] == ["reset"] and verb == "POST" and status == 200:
+                    sandbox.faults.clear()
             self._send(status, json.dumps(payload).encode())
         elif len(parts) == 3 and parts[:2] == ["upload", "v1"] and verb == "POST":
             status, text = receive_file(sandbox.state, parts[2], raw)
@@ -96,7 +102,50 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         token = self._bearer() or args.get("token")
         sandbox = self.server.sandbox
-        self._send_result(call_method(sandbox.state, method, args, token, sandbox.tokens))
+        fault = sandbox.faults.pick(method)
+        if fault is None:
+            self._send_result(call_method(sandbox.state, method, args, token, sandbox.tokens))
+        else:
+            self._answer_with_fault(fault, method, args, token)
+
+    def _answer_with_fault(self, fault: Fault, method: str, args: dict[str, Any], token: str | None) -> None:
+        """Inject `fault` (see incidentbot/sandbox/faults.py); the call log marks it under `fault`."""
+        sandbox = self.server.sandbox
+        state = sandbox.state
+        if fault.record()["applied"]:
+            with state.lock:  # re-entrant: the record call_method appends is still the last one
+                result = call_method(state, method, args, token, sandbox.tokens)
+                state.calls[-1]["fault"] = fault.record()
+        else:
+            result = {
+                "ratelimit": ApiResult(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}),
+                "http_error": ApiResult(fault.status, {"ok": False, "error": "fatal_error"}),
+                "error": ApiResult(200, {"ok": False, "error": fault.error}),
+                "drop": ApiResult(0, {"ok": False, "error": None}),
+            }[fault.kind]
+            with state.lock:
+                state.calls.append({
+                    "method": method, "args": _readable({k: v for k, v in args.items() if k != "token"}),
+                    "ok": False, "error": result.body.get("error"), "status": result.status or None,
+                    "fault": fault.record(),
+                })
+        if fault.kind == "drop":
+            self._drop()
+            return
+        if fault.kind == "slow":
+            time.sleep(fault.seconds)
+        try:
+            self._send_result(result)
+        except OSError:
+            pass  # the client gave up waiting (a slow fault past its timeout)
+
+    def _drop(self) -> None:
+        """Close the connection without a byte of response (the client sees it reset/closed)."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     @staticmethod
     def _body_arguments(content_type: str, raw: bytes) -> dict[str, Any]:
@@ -145,6 +194,7 @@ class SandboxServer:
         require_loopback(host)
         self.tokens = tuple(tokens)
         self.state = SandboxState(seed=seed, clock=clock)
+        self.faults = FaultInjector()
         self._httpd = _HTTPServer((host, port), self)
         self.state.base_url = self.url
         self._thread: threading.Thread | None = None

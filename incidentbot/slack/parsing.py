@@ -182,7 +182,12 @@ def readable(text: str) -> str:
         if not re.match(r"[a-z][a-z0-9+.-]*:", target, re.I):
             return match.group(0)  # not markup: "<3", "a <b> c" typed by someone
         return target if not label or label == target else f"{label} ({target})"
-    return _MARKUP.sub(plain, text or "")
+    # Again until nothing changes: typed brackets around markup ("<<@U1>>", "<!<mailto:x|here>>")
+    # must not come out as new markup. Each change removes a "<", so this ends.
+    text, previous = text or "", None
+    while text != previous:
+        previous, text = text, _MARKUP.sub(plain, text)
+    return text
 
 
 def unescape(text: str) -> str:
