@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -84,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._serve(self, "DELETE")
 
 
-class FakeTracker:
+class FakeTracker(ABC):
     """The server, fault injection and call log shared by the fakes."""
 
     server_version = "FakeTracker/1.0"
@@ -234,15 +235,15 @@ class FakeTracker:
         body = fault.body if fault.body is not None else self.error_body(fault.status)
         return Response(fault.status, body, fault.headers)
 
-    # Overridden by each fake.
-    def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Response:
-        raise NotImplementedError
+    # What each fake answers: its API's routes, its authentication and its 401.
+    @abstractmethod
+    def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Response: ...
 
-    def _authorized(self, header: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _authorized(self, header: str) -> bool: ...
 
-    def _unauthorized(self) -> Response:
-        raise NotImplementedError
+    @abstractmethod
+    def _unauthorized(self) -> Response: ...
 
     def _bad_json(self) -> Response:
         return Response(400, self.error_body(400))
