@@ -70,7 +70,7 @@ def _signed(verifier: SignatureVerifier, body: bytes, environ: dict) -> bool:
     """Slack's signature over the raw body, with a timestamp at most 5 minutes old."""
     timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
     signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
-    if not timestamp.isdigit() or not signature:
+    if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
         return False
     return verifier.is_valid(body, timestamp, signature)
 

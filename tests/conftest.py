@@ -13,6 +13,13 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci) tries the same examples every run, so whether a
+# submission lands does not depend on the draw; local runs draw new ones each time.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
 
 try:  # tests/ is on sys.path when it is not a package (pytest's rootdir-relative import)
     import pgserver

@@ -157,7 +157,7 @@ class Policy(Section):
         for severity in self.severities:
             if severity.id == key:
                 return severity
-        if key.isdigit():
+        if key.isdecimal():
             by_number = [s for s in self.severities if _trailing_number(s.id) == int(key)]
             if len(by_number) == 1:
                 return by_number[0]

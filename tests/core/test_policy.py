@@ -400,3 +400,14 @@ def test_bad_redaction_patterns_name_the_key(patterns, says):
     with pytest.raises(PolicyError) as error:
         parse_policy(f"[drafting.redact_patterns]\n{patterns}\n")
     assert "drafting.redact_patterns" in str(error.value) and says in str(error.value)
+
+
+@pytest.mark.parametrize("typed", ["²", "١", "sev²"])
+def test_unusual_digits_are_an_unknown_severity_or_their_number(typed):
+    # "²" passes str.isdigit() but is not a number int() reads; "١" (Arabic-Indic one) is.
+    policy = load_policy()
+    if typed == "١":
+        assert policy.severity(typed).id == "SEV1"
+    else:
+        with pytest.raises(KeyError):
+            policy.severity(typed)

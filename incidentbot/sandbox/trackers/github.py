@@ -98,7 +98,7 @@ class FakeGitHub(FakeTracker):
                 return self._create(repo, body)
             if len(parts) == 4 and method == "GET":
                 return self._list(repo, query)
-            if len(parts) == 5 and parts[4].isdigit() and method == "GET":
+            if len(parts) == 5 and parts[4].isdecimal() and method == "GET":
                 issue = self.issues[repo].get(int(parts[4]))
                 return Response(200, issue) if issue else Response(404, self.error_body(404))
         if parts == ["search", "issues"] and method == "GET":

@@ -156,7 +156,7 @@ def show_timeline(ack: Ack, command: dict, respond: Respond, deps: Deps, inciden
                   parsed: parsing.Command) -> bool:
     """``/incident timeline [page]``: private, paged, in the reader's timezone (after the ack)."""
     ack()
-    page = int(parsed.rest) - 1 if parsed.rest.strip().isdigit() else 0
+    page = int(parsed.rest) - 1 if parsed.rest.strip().isdecimal() else 0
     text, message = timeline_view.for_viewer(deps, incident.id, command["user_id"], page)
     respond(text=text, blocks=message, response_type="ephemeral")
     return True
