@@ -27,7 +27,7 @@ from incidentbot.core.backlog_score import Score
 from incidentbot.core.errors import DomainError, InvalidInput
 from incidentbot.core.policy import Policy
 from incidentbot.db import session_scope
-from incidentbot.models import BacklogItem, ProcessedEvent
+from incidentbot.models import BacklogItem
 from incidentbot.slack import blocks, ids
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.mrkdwn import escape, truncate, user
@@ -224,28 +224,19 @@ def apply(deps: Deps, item_id: int, revision: int, actor: str, action: str, *, r
     now = now or utcnow()
     try:
         with session_scope(deps.engine) as session:
-            if once_key is not None and session.get(ProcessedEvent, once_key) is not None:
+            # A form's view id, claimed in the change's transaction: a refused form rolls it back.
+            if once_key is not None and not deliveries.claim(session, once_key, "backlog_form"):
                 return None
             item = backlog.get(session, item_id)
             session.refresh(item, with_for_update=True)  # two clicks at once: one after the other
             if item.revision != revision:
                 return Outcome(stale_note(item), changed=False)
             notice = _change(session, deps.policy, item, actor, action, reason, now)
-            # Claimed after the change, in its transaction, so a refused form stays unclaimed
-            # (on SQLite a claim made before any write would survive the rollback).
-            if once_key is not None and not deliveries.claim(session, once_key, "backlog_form"):
-                raise _Duplicate  # the same submission, delivered twice at once: undo this one
             return Outcome(notice, changed=True)
-    except _Duplicate:
-        return None
     except InvalidInput:
         raise
     except DomainError as error:
         return Outcome(escape(str(error)), changed=False)
-
-
-class _Duplicate(Exception):
-    pass
 
 
 def _change(session: Session, policy: Policy, item: BacklogItem, actor: str, action: str, reason: str | None,

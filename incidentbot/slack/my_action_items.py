@@ -24,7 +24,7 @@ from incidentbot.core.action_items import OPEN, STATUS_LABELS
 from incidentbot.core.errors import AlreadyDone, DomainError
 from incidentbot.core.policy import Policy
 from incidentbot.db import session_scope
-from incidentbot.models import ActionItem, Incident, ProcessedEvent
+from incidentbot.models import ActionItem, Incident
 from incidentbot.slack import backlog_view, blocks, ids
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
@@ -230,29 +230,20 @@ def _on_mine(deps: Deps, item_id: int, actor: str, change, *, once_key: str | No
     """Run ``change`` on the item if it is still open and the actor's; otherwise say why not.
 
     With ``once_key`` (a form's view id) the change is made once: ``None`` when it was made
-    before. The key is claimed after the change, in its transaction: a refusal leaves it
-    unclaimed (on SQLite a claim made before any write would survive the rollback), so a
-    corrected form can be sent again.
+    before. The key is claimed in the change's transaction, so a refusal rolls it back and
+    a corrected form can be sent again.
     """
     try:
         with session_scope(deps.engine) as session:
-            if once_key is not None and session.get(ProcessedEvent, once_key) is not None:
+            if once_key is not None and not deliveries.claim(session, once_key, "action_item_form"):
                 return None
             item = action_items.get(session, item_id)
             session.refresh(item, with_for_update=True)  # two clicks at once: one after the other
             _check_mine(item, actor)
             notice = change(session, item)
-            if once_key is not None and not deliveries.claim(session, once_key, "action_item_form"):
-                raise _Duplicate  # the same submission, delivered twice at once: undo this one
             return Outcome(notice, changed=True)
-    except _Duplicate:
-        return None
     except DomainError as error:
         return Outcome(escape(str(error)), changed=False, refusal=str(error))
-
-
-class _Duplicate(Exception):
-    pass
 
 
 def _check_mine(item: ActionItem, actor: str) -> None:
