@@ -206,6 +206,15 @@ def from_proposal(postmortem: Postmortem, index: int) -> NewActionItem:
         source_link=source if _URL.match(source) else None, request_key=proposal_key(postmortem.id, text))
 
 
+def confirmed_proposals(session: Session, postmortem: Postmortem) -> dict[int, ActionItem]:
+    """Proposal index -> the item confirming it made; the same work proposed twice shares one."""
+    indexes: dict[str, list[int]] = {}
+    for index, proposal in enumerate(postmortem.draft_actions or []):
+        indexes.setdefault(proposal_key(postmortem.id, str(proposal.get("text") or "")), []).append(index)
+    found = session.exec(select(ActionItem).where(col(ActionItem.request_key).in_(list(indexes))))
+    return {index: item for item in found for index in indexes[item.request_key]}
+
+
 def _known(value: object, allowed: tuple[str, ...]) -> str | None:
     """A drafter's type/priority when it is one the policy knows; otherwise the defaults apply."""
     return value if isinstance(value, str) and value in allowed else None

@@ -71,6 +71,13 @@ def by_reference(session: Session, reference: str) -> BacklogItem:
     return get(session, int(match[1]))
 
 
+def incidents_of(session: Session, item: BacklogItem) -> list[Incident]:
+    """The incidents linked to ``item`` through its action items."""
+    # A subquery, not DISTINCT over a join: PostgreSQL cannot compare the JSON columns.
+    ids = select(ActionItem.incident_id).where(ActionItem.backlog_item_id == item.id)
+    return list(session.exec(select(Incident).where(col(Incident.id).in_(ids))))
+
+
 # --- attaching, merging, splitting -----------------------------------------------------
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from incidentbot.core import action_items, incidents
 from incidentbot.core.errors import DomainError, NotFound
 from incidentbot.db import session_scope
-from incidentbot.models import ActionItem, Incident, Postmortem
+from incidentbot.models import Incident, Postmortem
 from incidentbot.slack import action_item_blocks as ui
 from incidentbot.slack import action_items as flows
 from incidentbot.slack import effects
@@ -149,12 +149,6 @@ def _message(deps: Deps, postmortem_id: int) -> tuple[str, list[dict]]:
 
 
 def _render(session: Session, postmortem: Postmortem, incident: Incident) -> tuple[str, list[dict]]:
-    proposals = postmortem.draft_actions or []
-    # The same work proposed twice is one item: both proposals show it.
-    indexes: dict[str, list[int]] = {}
-    for index, proposal in enumerate(proposals):
-        indexes.setdefault(action_items.proposal_key(postmortem.id, str(proposal.get("text") or "")), []).append(index)
-    found = session.exec(select(ActionItem).where(col(ActionItem.request_key).in_(list(indexes))))
-    confirmed = {index: item for item in found for index in indexes[item.request_key]}
-    return ui.proposals_message(incident.reference, postmortem.id, proposals, confirmed)
+    confirmed = action_items.confirmed_proposals(session, postmortem)
+    return ui.proposals_message(incident.reference, postmortem.id, postmortem.draft_actions or [], confirmed)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from incidentbot.core import action_items, backlog, due_dates, incidents
 from incidentbot.core.action_items import NewActionItem
@@ -178,9 +178,7 @@ def _ref(session: Session, item: BacklogItem, incident: Incident) -> ui.BacklogR
     all of its incidents are private) and this is not that incident, the title stays out of
     this channel; private incidents are never named as "also addresses".
     """
-    # A subquery, not DISTINCT over a join: PostgreSQL cannot compare the JSON columns.
-    ids = select(ActionItem.incident_id).where(ActionItem.backlog_item_id == item.id)
-    linked = list(session.exec(select(Incident).where(col(Incident.id).in_(ids))))
+    linked = backlog.incidents_of(session, item)
     if item.private_incident_id is not None:  # its text came from that private incident
         visible = item.private_incident_id == incident.id
     else:
