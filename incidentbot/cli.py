@@ -7,7 +7,6 @@ stays fast and no Slack client, engine or scheduler exists until asked for.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -91,7 +90,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from incidentbot import logsetup
+
+    logsetup.configure(level)
 
 
 def _settings():

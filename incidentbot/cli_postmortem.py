@@ -120,9 +120,11 @@ def _settings():
 
 def _setup_logging() -> None:
     # stdout is the draft (often piped into a file or jq); diagnostics go to stderr.
+    from incidentbot import logsetup
+
     level = os.environ.get("LOG_LEVEL", "WARNING").upper()
-    logging.basicConfig(level=level if level in logging.getLevelNamesMapping() else "WARNING", stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logsetup.configure(level if level in logging.getLevelNamesMapping() else "WARNING", stream=sys.stderr,
+                       fmt="%(levelname)s %(name)s: %(message)s")
 
 
 def main(argv: list[str] | None = None) -> int:

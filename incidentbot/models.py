@@ -58,6 +58,9 @@ class Incident(SQLModel, table=True):
     announcement_channel_id: str | None = None
     announcement_ts: str | None = None
     provisioned_at: datetime | None = _ts()
+    # Whoever provisions (the web process, the reconcile sweep) holds this lease, so
+    # the two never create the channel, card or announcement side by side.
+    provisioning_until: datetime | None = _ts()
 
     # Milestones (DESIGN.md "Metrics"): raw timestamps; durations are derived.
     started_at: datetime | None = _ts()
@@ -74,6 +77,10 @@ class Incident(SQLModel, table=True):
     # Incremented by every change a responder makes (status, severity, roles, ...), so
     # the Slack layer can tell that a card or button was rendered from an older state.
     revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The revision the card and the announcement last showed in Slack; behind
+    # ``revision`` when showing a change failed (or the process died first), which is
+    # what the worker's reconcile sweep looks for.
+    shown_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     resolution: str | None = None  # the resolution summary given when resolving
     last_update_at: datetime | None = _ts()  # when the last status update was posted
     # How the incident was detected: "monitoring" | "customer" | "staff" (None: unknown).

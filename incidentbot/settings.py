@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from incidentbot.errors import ConfigError
@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # How long one Web API call may take after the ack (the calls made before the ack
+    # have their own 2 s limit). A call that times out may still have happened.
+    slack_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     database_url: str = "sqlite:///./incidentbot.db"
     incidentbot_config: Path | None = None
     openai_api_key: SecretStr | None = None

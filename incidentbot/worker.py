@@ -7,16 +7,17 @@ one of them.
 
 from __future__ import annotations
 
+import functools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from incidentbot import trackers
+from incidentbot import db, trackers
 from incidentbot.core import incidents, messages
 from incidentbot.db import session_scope, sweep_lock
-from incidentbot.slack import backfill, nudging, postmortem_flow, provisioning
+from incidentbot.slack import backfill, nudging, postmortem_flow, provisioning, resync
 from incidentbot.slack import action_item_reminders  # owner reminders about action items
 from incidentbot.slack import digest_flow  # the weekly digest
 from incidentbot.slack.deps import Deps
@@ -36,22 +37,27 @@ TRACKER_EVERY_SECONDS = 60  # exports are due at once; each item's status is rea
 BACKFILL_AFTER_RESOLVED = timedelta(days=7)
 
 
-def reconcile(deps: Deps, *, grace: timedelta = RECONCILE_GRACE) -> int:
-    """Finish provisioning incidents whose Slack setup was interrupted. Returns how many."""
+def reconcile(deps: Deps, *, grace: timedelta = RECONCILE_GRACE, now: datetime | None = None) -> int:
+    """Finish provisioning incidents whose Slack setup was interrupted, then show in
+    Slack what failed to show (``slack.resync``). Returns how many were provisioned."""
+    now = now or utcnow()
     with sweep_lock(deps.engine, "reconcile") as mine:
         if not mine:
             return 0
         with session_scope(deps.engine) as session:
-            pending = incidents.unprovisioned(session, declared_before=utcnow() - grace)
+            pending = incidents.unprovisioned(session, declared_before=now - grace)
         done = 0
         for incident in pending:
             try:
-                if provisioning.provision(deps, incident.id).complete:
+                if provisioning.provision(deps, incident.id, resume=True, now=now).complete:
                     done += 1
             except Exception as error:  # one stuck incident must not stop the others
                 log.warning("reconcile: %s still not provisioned: %s", incident.reference, error)
         if pending:
             log.info("reconcile: provisioned %d of %d pending incidents", done, len(pending))
+        shown = resync.resync_all(deps, now=now, grace=min(grace, resync.SYNC_GRACE))
+        if shown:
+            log.info("reconcile: shown again: %s", shown)
         return done
 
 
@@ -112,13 +118,29 @@ def schedule(scheduler: BaseScheduler, deps: Deps) -> BaseScheduler:
     jobs += ((send_action_item_reminders, NUDGE_EVERY_SECONDS),)
     jobs += ((post_weekly_digest, DIGEST_EVERY_SECONDS),)
     for job, seconds in jobs:
-        scheduler.add_job(job, "interval", seconds=seconds, args=[deps], id=job.__name__,
+        scheduler.add_job(_quiet_when_database_down(job), "interval", seconds=seconds, args=[deps], id=job.__name__,
                           coalesce=True, max_instances=1, next_run_time=utcnow())
     tracker = trackers.from_settings(deps.settings)  # ConfigError at start-up when a variable is missing
     if tracker is not None:
-        scheduler.add_job(sync_trackers, "interval", seconds=TRACKER_EVERY_SECONDS, args=[deps, tracker],
-                          id="sync_trackers", coalesce=True, max_instances=1, next_run_time=utcnow())
+        scheduler.add_job(_quiet_when_database_down(sync_trackers), "interval", seconds=TRACKER_EVERY_SECONDS,
+                          args=[deps, tracker], id="sync_trackers", coalesce=True, max_instances=1,
+                          next_run_time=utcnow())
     return scheduler
+
+
+def _quiet_when_database_down(job):
+    """A sweep that loses the database halfway logs one line and returns: the next run
+    (a minute later) does the rest, since each sweep reads what is due from the database."""
+    @functools.wraps(job)
+    def run(*args):
+        try:
+            return job(*args)
+        except Exception as error:
+            if not db.unavailable(error):
+                raise
+            log.warning("%s stopped: the database is unavailable (%s)", job.__name__, db.describe(error))
+            return 0
+    return run
 
 
 def run(deps: Deps) -> None:

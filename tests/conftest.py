@@ -33,8 +33,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ``-m "not postgres"`` leaves it out (``database_url``'s postgres run is marked by
     its param)."""
     for item in items:
-        if "postgres_url" in getattr(item, "fixturenames", ()):
+        if {"postgres_url", "own_postgres"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
+
+
+def _no_binaries(exc: Exception):
+    """Skip on a developer's machine, fail where PostgreSQL is required (CI)."""
+    reason = "PostgreSQL binaries not found; install postgresql or set INCIDENTBOT_TEST_POSTGRES_URL"
+    if pgserver.postgres_required():
+        pytest.fail(f"{reason} (required here: {pgserver.ENV_REQUIRE}=1 or CI=true). {exc}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -58,16 +66,41 @@ def postgres_url() -> Iterator[str]:
     try:
         server = pgserver.start_session_server()
     except pgserver.PostgresNotFound as exc:
-        reason = "PostgreSQL binaries not found; install postgresql or set INCIDENTBOT_TEST_POSTGRES_URL"
-        if pgserver.postgres_required():
-            pytest.fail(f"{reason} (required here: {pgserver.ENV_REQUIRE}=1 or CI=true). {exc}", pytrace=False)
-        pytest.skip(reason)
+        _no_binaries(exc)
     except pgserver.PostgresError as exc:
         pytest.fail(f"PostgreSQL binaries were found but the test server did not start: {exc}", pytrace=False)
     try:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def _own_postgres_server() -> Iterator[pgserver.PostgresServer]:
+    try:
+        server = pgserver.start_session_server(settings=pgserver.CRASH_SAFE_SETTINGS)
+    except pgserver.PostgresNotFound as exc:
+        _no_binaries(exc)
+    except pgserver.PostgresError as exc:
+        pytest.fail(f"PostgreSQL binaries were found but the tests' own server did not start: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_postgres(_own_postgres_server: pgserver.PostgresServer) -> Iterator[pgserver.PostgresServer]:
+    """A second PostgreSQL server, which a test may stop and start again (``shutdown``,
+    ``start_again``) without disturbing the one every other test uses; it is running
+    again after each test. Crash-safe commits (``CRASH_SAFE_SETTINGS``), so a server
+    killed mid-test keeps what it confirmed. Started from the binaries even when
+    INCIDENTBOT_TEST_POSTGRES_URL is set; without them: skipped on a developer's
+    machine, an error in CI."""
+    server = _own_postgres_server
+    yield server
+    if not server.running():
+        server.start_again()
 
 
 class _Admin:

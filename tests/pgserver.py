@@ -70,6 +70,11 @@ SERVER_SETTINGS = {
     "timezone": "'UTC'",
 }
 
+# For a server that is killed on purpose (pg_ctl stop -m immediate) while clients are
+# told their writes are stored: a commit returns only once its WAL is written. fsync
+# may stay off, since a killed process does not lose what it gave the OS.
+CRASH_SAFE_SETTINGS = {"synchronous_commit": "on"}
+
 
 class PostgresError(RuntimeError):
     """Base class for the errors below."""
@@ -260,10 +265,13 @@ def wait_until_ready(url: str, timeout: float = START_TIMEOUT) -> None:
 class PostgresServer:
     """One cluster in ``directory``: ``data/``, ``socket/``, ``postgres.log``, ``server.json``."""
 
-    def __init__(self, directory: Path, bindir: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, bindir: Path, port: int | None = None, *,
+                 settings: dict[str, str] | None = None) -> None:
         self.dir = Path(directory)
         self.bindir = Path(bindir)
         self.port = port or 0
+        # postgresql.conf values over SERVER_SETTINGS (written by init).
+        self.settings = {**SERVER_SETTINGS, **(settings or {})}
         self._watchdog_fd: int | None = None
 
     # paths
@@ -327,7 +335,7 @@ class PostgresServer:
             )
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write("\n# incidentbot test server\n")
-            for key, value in SERVER_SETTINGS.items():
+            for key, value in self.settings.items():
                 conf.write(f"{key} = {value}\n")
             conf.write(f"unix_socket_directories = '{self.socket_dir}'\n")
 
@@ -335,6 +343,9 @@ class PostgresServer:
         self.port = port
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write(f"port = {port}\n")  # the last one wins
+        return self._pg_ctl_start()
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess:
         return self._run(
             [self._bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(int(START_TIMEOUT)), "start"],
             timeout=START_TIMEOUT + 30,
@@ -375,6 +386,35 @@ class PostgresServer:
             raise PostgresStartError(f"{exc}\nserver log tail ({self.log}):\n{_tail(self.log)}") from exc
         self._write_state()
         return self.url
+
+    # An outage on purpose (tests/e2e/test_database_outage.py): stop, then start again
+    # with the same data on the same port, so clients keep their URL.
+    def shutdown(self, mode: str = "fast") -> None:
+        """Stop the server and keep its data. ``mode`` is pg_ctl's: ``smart`` waits for
+        clients to leave, ``fast`` disconnects them, ``immediate`` kills the processes
+        (crash recovery runs at the next start)."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        res = self._run([self._bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"], timeout=60)
+        if res.returncode != 0:
+            raise PostgresError(f"pg_ctl stop -m {mode} failed (exit {res.returncode}): {res.stderr.strip()}\n"
+                                f"server log tail:\n{_tail(self.log)}")
+
+    def running(self) -> bool:
+        """Whether the postmaster is up (pg_ctl removes its pid file when it stops)."""
+        return (self.data / "postmaster.pid").exists()
+
+    def start_again(self) -> None:
+        """Start a server stopped by ``shutdown`` and wait until it answers."""
+        try:
+            res = self._pg_ctl_start()
+        except subprocess.TimeoutExpired:
+            raise PostgresStartError(f"pg_ctl start timed out; server log tail:\n{_tail(self.log)}") from None
+        if res.returncode != 0:
+            raise PostgresStartError(f"pg_ctl start failed (exit {res.returncode}): {res.stderr.strip()}\n"
+                                     f"server log tail:\n{_tail(self.log)}")
+        wait_until_ready(self.url)
+        self._write_state()  # the postmaster's pid changed
 
     def _write_state(self) -> None:
         state = {"bindir": str(self.bindir), "port": self.port, "url": self.url, "pid": self.pid()}
@@ -465,11 +505,12 @@ def _new_temp_dir() -> Path:
     return path
 
 
-def start_session_server() -> PostgresServer:
+def start_session_server(settings: dict[str, str] | None = None) -> PostgresServer:
     """Start a server for this process; it is stopped at exit if not before.
 
-    Raises PostgresNotFound when there are no binaries, PostgresStartError when they
-    are there but the server does not run.
+    ``settings`` are postgresql.conf values over SERVER_SETTINGS. Raises
+    PostgresNotFound when there are no binaries, PostgresStartError when they are there
+    but the server does not run.
     """
     bindir = find_bindir()
     if bindir is None:
@@ -477,7 +518,7 @@ def start_session_server() -> PostgresServer:
             "PostgreSQL binaries not found (looked in $INCIDENTBOT_TEST_PG_BINDIR, `pg_config --bindir`, "
             f"{LIB_GLOB}, PATH); install postgresql or set {ENV_URL}"
         )
-    server = PostgresServer(_new_temp_dir(), bindir)
+    server = PostgresServer(_new_temp_dir(), bindir, settings=settings)
     try:
         server.start()
     except BaseException:

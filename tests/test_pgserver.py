@@ -61,6 +61,32 @@ def test_timestamptz_round_trips(database_url: str) -> None:
     assert rows[0].astimezone(timezone.utc) == datetime(2024, 3, 31, 0, 30, tzinfo=timezone.utc)
 
 
+def test_own_server_stops_and_starts_again_keeping_what_it_confirmed(own_postgres: pgserver.PostgresServer) -> None:
+    """``shutdown``/``start_again`` (tests/e2e/test_database_outage.py): same port, same data,
+    and a commit confirmed just before ``immediate`` (a kill) survives it."""
+    import psycopg
+
+    url, port = own_postgres.url, own_postgres.port
+    with pgserver.connect(url) as conn:
+        assert conn.execute("show synchronous_commit").fetchone()[0] == "on"
+        conn.execute("drop table if exists kept")  # the server outlives this test
+        conn.execute("create table kept (id integer primary key)")
+    for row, mode in enumerate(("fast", "immediate"), start=1):
+        with pgserver.connect(url) as conn:
+            conn.execute("insert into kept (id) values (%s)", [row])
+        own_postgres.shutdown(mode)
+        with pytest.raises(psycopg.OperationalError):
+            pgserver.connect(url, timeout=2)
+        own_postgres.start_again()
+        assert own_postgres.port == port
+        with pgserver.connect(url) as conn:
+            assert [r[0] for r in conn.execute("select id from kept order by id")] == list(range(1, row + 1))
+    with pytest.raises(ValueError, match="unknown shutdown mode"):
+        own_postgres.shutdown("abrupt")
+    own_postgres.shutdown("fast")
+    assert not own_postgres.running()  # the fixture starts it again for the next test
+
+
 # --------------------------------------------------------------------------- per-test databases
 
 _seen_databases: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from incidentbot.sandbox.waiting import wait_for  # noqa: F401  (re-exported for tests)
@@ -25,3 +26,13 @@ def mrkdwn_texts(node: Any) -> list[str]:
 def shown(text: str) -> str:
     """Text as Slack displays it: mrkdwn entities turned back into characters."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def soak(unset: int = 1, on: int = 5) -> int:
+    """How many times to repeat a fault, retry or security test (docs/testing.md, "Soak mode"):
+    ``unset`` without INCIDENTBOT_SOAK (CI's size), ``on`` with INCIDENTBOT_SOAK=1, and
+    n with INCIDENTBOT_SOAK=n (n > 1)."""
+    raw = os.environ.get("INCIDENTBOT_SOAK", "").strip()
+    if raw in ("", "0"):
+        return unset
+    return int(raw) if raw.isdecimal() and int(raw) > 1 else on

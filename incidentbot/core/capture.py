@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from incidentbot.core.changes import clean_text
 from incidentbot.core.errors import Closed, InvalidInput
+from incidentbot.core.messages import get as get_message
 from incidentbot.core.messages import ts_to_datetime
 from incidentbot.core.policy import Policy
 from incidentbot.models import Incident, ProcessedEvent, TimelineEvent
@@ -29,6 +30,8 @@ from incidentbot.timeutil import ensure_utc, utcnow
 VIA = ("pin", "reaction", "shortcut", "note")
 KIND = "message_captured"
 NOTE_KIND = "note"
+# data flag of a capture whose message could not be read yet (see fill_pending)
+TEXT_PENDING = "text_pending"
 
 
 def message_key(channel_id: str, ts: str) -> str:
@@ -121,6 +124,38 @@ def note(
         session, incident, channel_id=channel_id, ts=None, author=actor, text=cleaned, permalink=None,
         via="note", actor=actor, source_key=f"note:{key}", occurred_at=at or utcnow(),
     )
+
+
+def fill_pending(session: Session, incident: Incident, channel_id: str, message: dict[str, Any]) -> TimelineEvent | None:
+    """A message captured before anyone could read it (Slack did not answer and it was not
+    stored yet) gets its text and author once it is stored. None when there is no such capture."""
+    event = by_source(session, incident, message_key(channel_id, str(message["ts"])))
+    if event is None or not event.data.get(TEXT_PENDING):
+        return None
+    event.text = message.get("text") or ""
+    event.actor = event.actor or message.get("user")
+    event.data = {k: v for k, v in event.data.items() if k != TEXT_PENDING}  # a new dict: JSON columns track assignment
+    session.add(event)
+    session.flush()
+    return event
+
+
+def fill_all_pending(session: Session, incident: Incident) -> int:
+    """Fill every pending capture of the incident whose message is stored by now (the
+    message and the reaction were stored side by side, neither seeing the other).
+    Returns how many; the backfill sweep calls it."""
+    events = session.exec(select(TimelineEvent).where(TimelineEvent.incident_id == incident.id,
+                                                      TimelineEvent.kind == KIND)).all()
+    filled = 0
+    for event in events:
+        channel_id, _, ts = (event.source_key or "").removeprefix("message:").partition(":")
+        if not (event.data.get(TEXT_PENDING) and ts):
+            continue
+        row = get_message(session, channel_id, ts)
+        if row is not None and fill_pending(session, incident, channel_id,
+                                            {"ts": ts, "text": row.text, "user": row.user_id}):
+            filled += 1
+    return filled
 
 
 def update_captured(session: Session, incident: Incident, channel_id: str, ts: str, new_text: str) -> TimelineEvent | None:

@@ -48,7 +48,8 @@ def begin(session: Session, policy: Policy, incident: Incident) -> None:
     On PostgreSQL the lock (held until the caller commits) makes concurrent changes
     to one incident, such as two people clicking Resolve at once, happen one after
     the other, so the second sees the first and answers "already resolved" instead
-    of resolving twice. SQLite has one writer at a time anyway.
+    of resolving twice. On SQLite the engine takes the database's write lock before the
+    read instead (``db._write_lock_for_update``), with the same effect.
     """
     session.flush()
     session.refresh(incident, with_for_update=True)

@@ -4,7 +4,8 @@
 ``render`` turns them into text. Times are exact UTC from the database; Markdown also
 shows them in the organisation's timezone. The Markdown comes from the Jinja2 template
 ``timeline.md.j2`` (overridable, see ``incidentbot.templating``), with every table cell
-escaped so a ``|`` or a newline in a message cannot break the table.
+escaped so a ``|`` or a newline in a message cannot break the table. Secrets in the
+texts (a key pasted into a pinned message) become placeholders, as in a postmortem draft.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlmodel import Session
 from incidentbot import templating
 from incidentbot.core import timeline
 from incidentbot.core.policy import Policy
+from incidentbot.drafting.redact import Redactor
 from incidentbot.models import Incident, TimelineEvent
 from incidentbot.timeutil import ensure_utc
 
@@ -70,7 +72,8 @@ def _row(event: TimelineEvent) -> TimelineRow:
 
 def render(incident: Incident, rows: list[TimelineRow], fmt: str, policy: Policy, *,
            template_dir: Path | None = None) -> str:
-    """The timeline as ``md``, ``csv`` or ``json`` text."""
+    """The timeline as ``md``, ``csv`` or ``json`` text, its texts redacted."""
+    rows = redacted(rows, policy)
     if fmt == "md":
         return _markdown(incident, rows, policy, template_dir)
     if fmt == "csv":
@@ -78,6 +81,17 @@ def render(incident: Incident, rows: list[TimelineRow], fmt: str, policy: Policy
     if fmt == "json":
         return _json(incident, rows, policy)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def redacted(rows: list[TimelineRow], policy: Policy) -> list[TimelineRow]:
+    """``rows`` with secrets and e-mail addresses replaced by placeholders (``<SECRET_1>``).
+
+    The channel's members saw what was pasted there; an exported file goes further (a
+    ticket, a wiki, a postmortem folder). One redactor for the whole document keeps the
+    numbering stable: the same key is the same placeholder in every row.
+    """
+    redactor = Redactor(policy.drafting.redact_patterns)
+    return [replace(row, text=redactor.redact(row.text)) for row in rows]
 
 
 # --- formats -----------------------------------------------------------------------------------

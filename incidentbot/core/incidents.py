@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incidentbot.core import naming, timeline
 from incidentbot.core.errors import InvalidInput, NotFound
 from incidentbot.core.policy import Policy
 from incidentbot.models import Incident
-from incidentbot.timeutil import utcnow
+from incidentbot.timeutil import ensure_utc, utcnow
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
@@ -148,9 +148,22 @@ def _private_by_default(policy: Policy, category: str | None) -> bool:
         return False
 
 
+# pg_advisory_xact_lock key of taking the next incident number.
+_NUMBER_LOCK = 0x1C1DE47
+
+
+def _next_number(session: Session) -> int:
+    """The number after the highest one. On PostgreSQL declarations take it one at a time
+    (a lock held until their commit): with the unique index alone, N people declaring at
+    once in a big outage collide round after round, and the last needs N attempts."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NUMBER_LOCK})
+    return (session.exec(select(func.max(Incident.number))).one() or 0) + 1
+
+
 def _new_incident(session: Session, policy: Policy, declaration: Declaration) -> Incident:
     now = utcnow()
-    number = (session.exec(select(func.max(Incident.number))).one() or 0) + 1
+    number = _next_number(session)
     return Incident(
         number=number,
         title=declaration.title,
@@ -249,6 +262,23 @@ def attach_announcement(session: Session, incident: Incident, channel_id: str, t
     incident.announcement_channel_id = channel_id
     incident.announcement_ts = ts
     _touch(session, incident)
+
+
+def lease_provisioning(session: Session, incident_id: int, *, now: datetime, hold: timedelta) -> bool:
+    """Take the incident's provisioning lease until ``now + hold``; False while another
+    holds it. One conditional UPDATE, so two processes never both get it."""
+    now = ensure_utc(now)
+    taken = session.execute(
+        update(Incident)
+        .where(col(Incident.id) == incident_id,
+               or_(col(Incident.provisioning_until).is_(None), col(Incident.provisioning_until) < now))
+        .values(provisioning_until=now + hold)
+    )
+    return taken.rowcount == 1
+
+
+def release_provisioning(session: Session, incident_id: int) -> None:
+    session.execute(update(Incident).where(col(Incident.id) == incident_id).values(provisioning_until=None))
 
 
 def mark_provisioned(session: Session, incident: Incident) -> None:

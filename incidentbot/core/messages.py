@@ -115,6 +115,9 @@ def edit(session: Session, channel_id: str, ts: str, new_text: str, edited_at: d
     row = get(session, channel_id, ts)
     if row is None:
         return None
+    # Re-read under a row lock: two edits delivered at once must compare one after the
+    # other, or the older one, written last, would win.
+    session.refresh(row, with_for_update=True)
     edited_at = ensure_utc(edited_at)
     if row.edited_at is not None and edited_at <= row.edited_at:
         return row  # this edit, or a newer one, is applied already

@@ -16,6 +16,8 @@ from incidentbot.timeutil import utcnow
 
 # Slack user ids: U..., or W... for Enterprise Grid users.
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# Ids per IN (...) list: SQLite builds before 3.32 allow 999 bound parameters per statement.
+_IN_CHUNK = 500
 
 
 def holders(session: Session, incident: Incident) -> dict[str, str]:
@@ -30,6 +32,24 @@ def holders(session: Session, incident: Incident) -> dict[str, str]:
 def lead(session: Session, policy: Policy, incident: Incident) -> str | None:
     """User id of the incident's current lead, if anyone has taken the lead."""
     return holders(session, incident).get(policy.lead_role.id)
+
+
+def leads(session: Session, policy: Policy, among: list[Incident]) -> dict[int, str]:
+    """Incident id -> user id of its current lead, for the incidents that have one.
+
+    One query per ``_IN_CHUNK`` incidents rather than one each: lists of every open
+    incident (``/incident list``, App Home) would otherwise cost a query per line.
+    """
+    ids = [incident.id for incident in among]
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(RoleAssignment.incident_id, RoleAssignment.user_id).where(
+            RoleAssignment.role == policy.lead_role.id,
+            RoleAssignment.ended_at == None,  # noqa: E711  (SQL expression)
+            RoleAssignment.incident_id.in_(ids[start:start + _IN_CHUNK]),
+        )
+        found.update({incident_id: user_id for incident_id, user_id in session.exec(query)})
+    return found
 
 
 def assign(session: Session, policy: Policy, incident: Incident, role_id: str, user_id: str, actor: str) -> Change:

@@ -42,7 +42,7 @@ def import_channel(session: Session, policy: Policy, export: SlackExport, channe
     created = incident is None
     events_before = 0 if created else _event_count(session, incident)
     if created:
-        incident = _create(session, policy, inference, key)
+        incident = _create(session, policy, inference, key, private=_private(export, channel_name))
     milestones_set = _apply_milestones(session, policy, incident, inference, created=created)
 
     added = captured = skipped_closed = 0
@@ -82,7 +82,14 @@ def _capturer(message: ExportMessage, via: str, emoji: str, actor: str | None) -
     return pinned_by
 
 
-def _create(session: Session, policy: Policy, inference: Inference, key: str) -> Incident:
+def _private(export: SlackExport, channel_name: str) -> bool:
+    """A channel the export lists outside channels.json (groups.json, DMs) was private, and so
+    is its incident: otherwise its title would reach the digest and everyone's lists."""
+    channel = export.channel(channel_name)
+    return bool(channel.get("is_private")) or channel.get("_listed_in", "channels.json") != "channels.json"
+
+
+def _create(session: Session, policy: Policy, inference: Inference, key: str, *, private: bool) -> Incident:
     title = inference.title
     limit = policy.limits.title_max_chars
     if len(title) > limit:
@@ -91,6 +98,7 @@ def _create(session: Session, policy: Policy, inference: Inference, key: str) ->
         title=incidents.clean_title(policy, title),
         severity=inference.severity or policy.default_severity,
         declared_by=inference.declared_by,
+        private=private,
         request_key=key,
     )
     incident, created = incidents.declare(session, policy, declaration)

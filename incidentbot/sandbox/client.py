@@ -33,6 +33,10 @@ class SandboxClient:
     def users(self) -> list[dict]:
         return self._request("GET", "users")
 
+    def add_user(self, user_id: str, name: str, *, real_name: str | None = None, tz: str | None = None) -> dict:
+        """Another person in the workspace (``users.info`` and the driver know them)."""
+        return self._request("POST", "users", {"id": user_id, "name": name, "real_name": real_name, "tz": tz})
+
     def channels(self) -> list[dict]:
         return self._request("GET", "channels")
 
@@ -113,10 +117,11 @@ class SandboxClient:
     def add_fault(
         self, method: str, kind: str, *, rate: float = 1.0, times: int | None = None, retry_after: int | None = None,
         status: int | None = None, seconds: float | None = None, error: str | None = None,
-        applied: bool | None = None, seed: int | None = None,
+        applied: bool | None = None, seed: int | None = None, skip: int | None = None,
     ) -> dict:
-        """Inject a fault into Web API calls of ``method`` (or "*"); see incidentbot/sandbox/faults.py."""
-        body = {"method": method, "kind": kind, "rate": rate, "times": times, "retry_after": retry_after,
+        """Inject a fault into Web API calls of ``method`` (or "*"); see incidentbot/sandbox/faults.py.
+        ``skip`` lets that many matching calls through first (``skip=2``: the third call is hit)."""
+        body = {"method": method, "kind": kind, "rate": rate, "times": times, "skip": skip, "retry_after": retry_after,
                 "status": status, "seconds": seconds, "error": error, "applied": applied, "seed": seed}
         return self._request("POST", "faults", {k: v for k, v in body.items() if v is not None})["fault"]
 

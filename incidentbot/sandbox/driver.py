@@ -161,6 +161,14 @@ class SlackDriver:
 
     # ----------------------------------------------------------------- slash commands
     def slash_command(self, text: str, *, user: str, channel: str, command: str = "/incident", **signing: Unpack[Signing]) -> DriverResponse:
+        body = self.slash_command_body(text, user=user, channel=channel, command=command)
+        return self.send(body, FORM, **signing)
+
+    def slash_command_body(self, text: str, *, user: str, channel: str, command: str = "/incident") -> bytes:
+        """The form Slack posts for a slash command, with a fresh trigger_id and response_url.
+
+        Separate from sending so a load generator can build requests ahead of their send time.
+        """
         form = {
             "token": self.verification_token,
             "team_id": self.team_id,
@@ -176,7 +184,7 @@ class SlackDriver:
             "response_url": self.sandbox.mint_response_url(channel, user),
             "trigger_id": self.sandbox.mint_trigger(user),
         }
-        return self.send(urlencode(form).encode(), FORM, **signing)
+        return urlencode(form).encode()
 
     # ----------------------------------------------------------------- block actions
     def block_action(

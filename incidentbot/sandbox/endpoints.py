@@ -150,6 +150,15 @@ def get_files(state: SandboxState, query: Query, body: Any) -> tuple[int, Any]:
     return 200, files
 
 
+def post_user(state: SandboxState, query: Query, body: Any) -> tuple[int, Any]:
+    """Another person in the workspace (Slack lets each person have one modal open at a
+    time, so a load of open forms needs as many people)."""
+    user_id, name = _require(body, "id", "name")
+    if user_id in state.users:
+        raise BadRequest(f"user {user_id} exists")
+    return 200, state.add_user(user_id, name, real_name=body.get("real_name"), tz=body.get("tz") or "UTC")
+
+
 def post_trigger(state: SandboxState, query: Query, body: Any) -> tuple[int, Any]:
     (user,) = _require(body, "user")
     return 200, {"trigger_id": state.mint_trigger(user)}
@@ -187,6 +196,7 @@ def post_reset(state: SandboxState, query: Query, body: Any) -> tuple[int, Any]:
 
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "users"): get_users,
+    ("POST", "users"): post_user,
     ("GET", "channels"): get_channels,
     ("GET", "messages"): get_messages,
     ("POST", "messages"): post_message,
@@ -245,6 +255,8 @@ def respond(state: SandboxState, token: str, body: Any) -> tuple[int, Any]:
         "text": body.get("text", ""), "blocks": body.get("blocks"), "thread_ts": body.get("thread_ts"),
         "replace_original": bool(body.get("replace_original")), "delete_original": bool(body.get("delete_original")),
         "original_ts": target["message_ts"], "ts": state.next_ts(),
+        # Which request was answered: a test can match a reply to the click or command it sent.
+        "response_url": f"{state.base_url}_sandbox/response_url/{token}",
     }
     _deliver(state, target, record)
     target["uses"] += 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("ratelimit", "http_error", "slow", "drop", "error")
-FIELDS = {"method", "kind", "rate", "times", "retry_after", "status", "seconds", "error", "applied", "seed"}
+FIELDS = {"method", "kind", "rate", "times", "skip", "retry_after", "status", "seconds", "error", "applied", "seed"}
 
 
 class FaultSpecError(ValueError):
@@ -48,6 +48,9 @@ class Fault:
     error: str = "internal_error"
     applied: bool = True
     seed: int | None = None
+    # Matching calls let through untouched before the fault starts (to hit the Nth call).
+    skip: int = 0
+    skipped: int = 0
     injected: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -61,7 +64,7 @@ class Fault:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id, "method": self.method, "kind": self.kind, "rate": self.rate, "times": self.times,
-            "seed": self.seed, "injected": self.injected,
+            "seed": self.seed, "skip": self.skip, "skipped": self.skipped, "injected": self.injected,
             "remaining": None if self.times is None else max(0, self.times - self.injected),
             "active": not self.exhausted,
         }
@@ -110,6 +113,7 @@ def parse_fault(body: Any, fault_id: int) -> Fault:
     times = body.get("times")
     if times is not None:
         times = _number(body, "times", 1, low=1, integer=True)
+    skip = _number(body, "skip", 0, low=0, integer=True)
     retry_after = _number(body, "retry_after", 1, low=0, integer=True)
     status = _number(body, "status", 503, low=500, high=599, integer=True)
     seconds = float(_number(body, "seconds", 3.0, low=0.0, low_open=True))
@@ -129,7 +133,7 @@ def parse_fault(body: Any, fault_id: int) -> Fault:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise FaultSpecError("seed must be an integer or null")
     return Fault(
-        id=fault_id, method=method.strip(), kind=kind, rate=rate, times=times, retry_after=retry_after,
+        id=fault_id, method=method.strip(), kind=kind, rate=rate, times=times, skip=skip, retry_after=retry_after,
         status=status, seconds=seconds, error=error, applied=applied, seed=seed,
         rng=random.Random(seed) if seed is not None else random.Random(),
     )
@@ -165,10 +169,14 @@ class FaultInjector:
 
     def pick(self, method: str) -> Fault | None:
         """The fault to inject into this call, if any: faults are tried in the order they
-        were added; each live one that matches draws once from its own RNG."""
+        were added; each live one that matches (after its first ``skip`` matching calls,
+        which it lets through) draws once from its own RNG."""
         with self._lock:
             for fault in self._faults:
                 if not fault.matches(method):
+                    continue
+                if fault.skipped < fault.skip:
+                    fault.skipped += 1
                     continue
                 if fault.rng.random() < fault.rate:
                     fault.injected += 1

@@ -184,9 +184,13 @@ def _is_top_level(message: dict) -> bool:
     return not thread_ts or thread_ts == message["ts"] or message.get("subtype") == "thread_broadcast"
 
 
-def public_message(message: dict) -> dict:
-    """A stored message as the Web API returns it (the channel is implied by the call)."""
-    return {k: v for k, v in message.items() if k != "channel"}
+def public_message(message: dict, *, with_metadata: bool = False) -> dict:
+    """A stored message as the Web API returns it (the channel is implied by the call).
+
+    Like Slack, history and replies leave message metadata out unless asked
+    (``include_all_metadata``)."""
+    hidden = {"channel"} if with_metadata else {"channel", "metadata"}
+    return {k: v for k, v in message.items() if k not in hidden}
 
 
 def conversations_history(state: SandboxState, args: Args) -> dict:
@@ -199,7 +203,7 @@ def conversations_history(state: SandboxState, args: Args) -> dict:
     limit = clamp_limit(args.number("limit", 100), default=100, maximum=HISTORY_MAX)
     chunk, rest = newest_first[:limit], newest_first[limit:]
     return {
-        "messages": [public_message(m) for m in chunk],
+        "messages": [public_message(m, with_metadata=args.flag("include_all_metadata")) for m in chunk],
         "has_more": bool(rest),
         "pin_count": len(channel.pins),
         "channel_actions_ts": None,
@@ -220,7 +224,7 @@ def conversations_replies(state: SandboxState, args: Args) -> dict:
     limit = clamp_limit(args.number("limit", 1000), default=1000, maximum=1000)
     chunk, next_cursor = page([parent, *replies], cursor=args.text("cursor"), limit=limit, key=lambda m: m["ts"], kind="next_ts")
     return {
-        "messages": [public_message(m) for m in chunk],
+        "messages": [public_message(m, with_metadata=args.flag("include_all_metadata")) for m in chunk],
         "has_more": bool(next_cursor),
         "response_metadata": {"next_cursor": next_cursor},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from sqlalchemy.engine import Engine
@@ -16,6 +17,13 @@ from incidentbot.slack.listeners import action_items as action_item_listeners
 from incidentbot.slack.listeners import register_all
 
 log = logging.getLogger(__name__)
+
+# Bolt runs every listener in this pool, the part before ack() included, and the work
+# after ack() (channel setup, card updates, drafts) keeps its thread while it waits on
+# Slack. Bolt's default of 5 threads let five slow follow-ups hold back every other
+# command's ack past Slack's 3 s (benchmarks/ack_load.py, docs/performance.md). Idle
+# threads cost little: the pool only starts them when needed.
+LISTENER_THREADS = 64
 
 
 def create_app(
@@ -40,6 +48,7 @@ def create_app(
         # The bot's own posts (card, updates, change lines) are part of the incident's
         # record, so its own message events are captured like everyone else's.
         ignoring_self_events_enabled=False,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="incidentbot-listener"),
     )
 
     def inject_deps(context, next):  # noqa: A002  (Bolt's middleware signature)

@@ -68,6 +68,9 @@ def backfill(deps: Deps, incident: Incident, *, raise_on_ratelimit: bool = False
             raise
         return writer.added
     writer.flush()
+    with session_scope(deps.engine) as session:
+        # Captures made before their message could be read get its text now.
+        capture.fill_all_pending(session, incidents.get(session, incident.id))
     if writer.added:
         log.info("backfill of %s stored %d missed messages", incident.reference, writer.added)
     return writer.added

@@ -138,6 +138,15 @@ def declared_reply(incident: Incident) -> str:
     return f"{incident.reference} is declared. Head to {channel(incident.channel_id, incident.channel_name or '')}."
 
 
+# When the database cannot be reached (listeners/errors.py). Before a request is
+# acknowledged nothing is committed: every listener stores its change in one transaction
+# and only then acknowledges. After it, the change may be stored and showing it not.
+DATABASE_DOWN = "I can't reach my database right now, so nothing was changed. Please try again in a minute."
+DATABASE_DOWN_DECLARING = "I can't reach my database right now, so nothing was declared. Please try again in a minute."
+DATABASE_LOST = ("I lost my database connection before I could finish that, so it may be only partly done. "
+                 "Please check in a minute and try again if it is missing.")
+
+
 def declaring_ack(incident: Incident) -> str:
     """The immediate answer to the slash command, before the channel exists."""
     return f"Declaring {incident.reference}: {escape(incident.title)} ({incident.severity}). Opening a channel…"

@@ -53,6 +53,7 @@ def on_message(deps: Deps, body: dict, event: dict) -> None:
             _deleted(session, incident, channel, event)
         elif event.get("ts"):
             messages.store(session, incident, channel, event, source="event")
+            capture.fill_pending(session, incident, channel, event)
 
 
 def _edited(session: Session, incident: Incident, channel: str, event: dict) -> None:
@@ -63,11 +64,16 @@ def _edited(session: Session, incident: Incident, channel: str, event: dict) -> 
     text = message.get("text") or ""
     edited = (message.get("edited") or {}).get("ts") or event.get("event_ts") or event.get("ts")
     edited_at = messages.ts_to_datetime(edited) if edited else utcnow()
-    if messages.edit(session, channel, ts, text, edited_at) is None:
+    row = messages.edit(session, channel, ts, text, edited_at)
+    if row is None:
         # The edit came before (or without) the message itself: store the edited version;
-        # the original's late delivery is then a duplicate.
-        messages.store(session, incident, channel, message, source="event")
-    capture.update_captured(session, incident, channel, ts, text)
+        # the original's late delivery is then a duplicate. When the original was stored
+        # meanwhile (a concurrent delivery), the edit is applied to it after all.
+        row, created = messages.store(session, incident, channel, message, source="event")
+        if not created:
+            row = messages.edit(session, channel, ts, text, edited_at)
+    # The stored text, not this event's: an older edit delivered late must not win here.
+    capture.update_captured(session, incident, channel, ts, row.text)
 
 
 def _deleted(session: Session, incident: Incident, channel: str, event: dict) -> None:
@@ -119,6 +125,12 @@ def on_reaction(deps: Deps, body: dict, event: dict) -> None:
     if message is None:
         log.info("reaction on %s/%s: the message is gone; nothing captured", channel, ts)
         return
+    if message is _UNREADABLE:
+        # Captured all the same, with its text to come when the message is stored (its own
+        # event, still on its way, or the backfill): Slack does not send a reaction twice.
+        _capture_message(deps, body, incident, channel, {"ts": ts, "text": ""}, via="reaction", source=None,
+                         actor=event.get("user"), pending=True)
+        return
     _capture_message(deps, body, incident, channel, message, via="reaction", source="backfill",
                      actor=event.get("user"))
 
@@ -143,29 +155,37 @@ def _stored(deps: Deps, channel: str, ts: str) -> dict | None:
                 "thread_ts": row.thread_ts, "subtype": row.subtype}
 
 
+_UNREADABLE: dict = {}  # _fetch's answer when Slack could not say (as opposed to "gone": None)
+
+
 def _fetch(deps: Deps, channel: str, ts: str) -> dict | None:
     try:
         return deps.gateway.message(channel, ts)
     except SlackError as error:
         log.warning("could not read message %s in %s: %s", ts, channel, error.code)
-        return None
+        return _UNREADABLE
 
 
 def _capture_message(deps: Deps, body: dict, incident: Incident, channel: str, message: dict, *,
-                     via: str, source: str, actor: str | None, permalink: str | None = None) -> None:
-    """Claim the delivery, store the message if it is new (``source``: how we got it),
-    and capture it."""
+                     via: str, source: str | None, actor: str | None, permalink: str | None = None,
+                     pending: bool = False) -> None:
+    """Claim the delivery, store the message if it is new (``source``: how we got it; None:
+    not stored, its text is ``pending``), and capture it."""
     ts = str(message["ts"])
     link = permalink or deps.gateway.permalink(channel, ts)
     with session_scope(deps.engine) as session:
         if not _claim(session, body, via):
             return
         current = incidents.get(session, incident.id)
-        messages.store(session, current, channel, message, source=source)
+        if source is not None:
+            messages.store(session, current, channel, message, source=source)
+        data = {**_extra(message), **({capture.TEXT_PENDING: True} if pending else {})}
         try:
             capture.capture(session, current, channel_id=channel, ts=ts, author=message.get("user"),
-                            text=message.get("text") or "", permalink=link, via=via, actor=actor,
-                            data=_extra(message))
+                            text=message.get("text") or "", permalink=link, via=via, actor=actor, data=data)
+            if pending and (stored := messages.get(session, channel, ts)) is not None:
+                # stored between our look and this transaction
+                capture.fill_pending(session, current, channel, {"ts": ts, "text": stored.text, "user": stored.user_id})
         except Closed:
             log.info("%s is closed; %s of %s not captured", current.reference, via, ts)
 

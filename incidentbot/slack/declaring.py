@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
+from incidentbot import db
 from incidentbot.core import incidents
 from incidentbot.core.incidents import Declaration
 from incidentbot.db import session_scope
@@ -60,7 +62,7 @@ def convert(deps: Deps, declaration: Declaration, channel_id: str, channel_name:
 
     No channel is created and its history stays. The bot must be able to post
     there, which is checked before anything is stored: it joins a public channel
-    by itself; a private one has to invite it.
+    by itself; a private one has to invite it, and makes a private incident.
     """
     try:
         deps.gateway.join(channel_id)
@@ -71,11 +73,16 @@ def convert(deps: Deps, declaration: Declaration, channel_id: str, channel_name:
             reply("I can't post in this channel. Invite me first (`/invite @incidentbot`), "
                   "then run `/incident convert` again. Nothing was declared.")
             return
+        # Its people chose a private channel: the incident is private too (never announced,
+        # only its members see it), or its title would reach everyone.
+        declaration = replace(declaration, private=True)
     try:
         incident, created = store(deps, declaration)
-    except Exception:
-        log.exception("could not store a declaration")
-        reply("I could not record the incident: the database is not answering. Nothing was declared.")
+    except Exception as error:
+        if not db.unavailable(error):
+            raise
+        log.warning("declaration not stored: the database is unavailable (%s)", db.describe(error))
+        reply(blocks.DATABASE_DOWN_DECLARING)
         return
     if not created:
         return

@@ -8,23 +8,20 @@ retried step harmless), paging, and turning errors into ``SlackError``.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from incidentbot.core import naming
+from incidentbot.slack.webclient import CREATING_METHODS, LOST_ANSWER, SlackError, make_client  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -34,55 +31,8 @@ PAGE_LIMIT = 999  # conversations.history pages hold at most 999 messages
 GROUP_CACHE_SECONDS = 300
 
 
-class SlackError(Exception):
-    """A Web API call failed; ``code`` is Slack's error string (e.g. ``not_in_channel``)."""
-
-    def __init__(self, method: str, code: str) -> None:
-        super().__init__(f"Slack {method} failed: {code}")
-        self.method = method
-        self.code = code
-
-
-class ShortRateLimitRetry(RateLimitErrorRetryHandler):
-    """Wait out a 429 in place only when Slack asks for a short pause.
-
-    The wait happens inside the call (after ``ack()``, never before). A long
-    Retry-After would hold a listener thread for minutes, so the error is raised
-    instead and the work is resumed later from database state (the reconcile sweep).
-    """
-
-    def __init__(self, max_retry_count: int = 3, max_wait_seconds: int = 10) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait_seconds = max_wait_seconds
-
-    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
-        try:
-            return int(retry_after[0]) <= self.max_wait_seconds
-        except (TypeError, ValueError):
-            return True
-
-
-def make_client(token: str, base_url: str, *, timeout: int = 10, retries: bool = True) -> WebClient:
-    """A WebClient that retries short rate limits, 5xx and dropped connections.
-
-    ``retries=False`` (with a short timeout) is for the few calls made before ``ack()``,
-    where waiting out a rate limit would break Slack's 3-second window.
-    """
-    if not retries:
-        return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            ShortRateLimitRetry(max_retry_count=3, max_wait_seconds=10),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
+KEY_EVENT_TYPE = "incidentbot_post"  # message metadata that lets the bot find its own posts
+KEY_SEARCH_LIMIT = 200  # how far back a keyed post is looked for (newest first)
 
 
 class SlackGateway:
@@ -102,19 +52,41 @@ class SlackGateway:
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error") if error.response else "unknown_error"
             raise SlackError(method, code) from None
+        except (OSError, http.client.HTTPException) as error:
+            # Timeouts, resets, refused connections (URLError is an OSError): the
+            # retry handlers have given up, and the call may have happened.
+            log.warning("Slack %s: no answer (%s)", method, type(error).__name__)
+            raise SlackError(method, LOST_ANSWER, uncertain=True) from None
 
     # Channels -----------------------------------------------------------------
 
-    def create_channel(self, name: str, *, private: bool = False) -> tuple[str, str]:
-        """Create ``name``, or ``name-2``, ``name-3`` … when taken. Returns (id, name)."""
-        for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+    def create_channel(self, name: str, *, private: bool = False,
+                       adopt: Callable[[dict[str, Any]], bool] | None = None) -> tuple[str, str]:
+        """Create ``name``, or ``name-2``, ``name-3`` … when taken. Returns (id, name).
+
+        ``adopt`` recognises a channel this very request created before (a lost answer,
+        a crash before the id was stored): when a name is taken, or the answer to the
+        create was lost, the existing channel of that name is offered to ``adopt`` and
+        used if it says yes, instead of making a second one.
+        """
+        attempt, resent = 1, False
+        while attempt <= MAX_NAME_ATTEMPTS:
             candidate = name if attempt == 1 else naming.with_suffix(name, attempt)
             try:
                 data = self._call("conversations.create", name=candidate, is_private=private)
             except SlackError as error:
-                if error.code == "name_taken":
+                if error.code != "name_taken" and not error.uncertain:
+                    raise
+                found = self.find_channel(candidate) if adopt else None
+                if found and adopt(found):
+                    return str(found["id"]), str(found["name"])
+                if error.uncertain:
+                    if resent or found:
+                        raise
+                    resent = True  # not created after all: try the same name once more
                     continue
-                raise
+                attempt += 1
+                continue
             return data["channel"]["id"], data["channel"]["name"]
         raise SlackError("conversations.create", "name_taken")
 
@@ -183,6 +155,8 @@ class SlackGateway:
         except SlackApiError as error:
             code = error.response.get("error", "unknown_error") if error.response else "unknown_error"
             raise SlackError("files.upload_v2", code) from None
+        except (OSError, http.client.HTTPException):
+            raise SlackError("files.upload_v2", LOST_ANSWER, uncertain=True) from None
 
     def bot_identity(self) -> tuple[str, str]:
         """(user id, bot id) of the bot itself, asked once (auth.test)."""
@@ -227,6 +201,15 @@ class SlackGateway:
         with self._lock:
             if name in self._channel_ids:
                 return self._channel_ids[name]
+        found = self.find_channel(name)
+        if found is None:
+            raise SlackError("conversations.list", "channel_not_found")
+        with self._lock:
+            self._channel_ids[name] = found["id"]
+        return str(found["id"])
+
+    def find_channel(self, name: str) -> dict[str, Any] | None:
+        """The unarchived channel called ``name`` that the bot can see (paged list), or None."""
         cursor = None
         while True:
             data = self._call(
@@ -238,29 +221,63 @@ class SlackGateway:
             )
             for found in data.get("channels", []):
                 if found["name"] == name:
-                    with self._lock:
-                        self._channel_ids[name] = found["id"]
-                    return str(found["id"])
+                    return dict(found)
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                raise SlackError("conversations.list", "channel_not_found")
+                return None
 
     # Messages -----------------------------------------------------------------
 
     def post(self, channel_id: str, text: str, blocks: list[dict[str, Any]] | None = None,
-             *, thread_ts: str | None = None) -> str:
-        """Post a message and return its ts; joins a public channel the bot is not in."""
+             *, thread_ts: str | None = None, key: str | None = None) -> str:
+        """Post a message and return its ts; joins a public channel the bot is not in.
+
+        ``key`` makes the post happen once: it travels in the message's metadata, and
+        when the answer is lost the bot looks for it before posting again.
+        """
         kwargs: dict[str, Any] = {"channel": channel_id, "text": text, "blocks": blocks,
                                   "unfurl_links": False, "unfurl_media": False}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+        if key:
+            kwargs["metadata"] = {"event_type": KEY_EVENT_TYPE, "event_payload": {"key": key}}
+        try:
+            return self._post_once(kwargs)
+        except SlackError as error:
+            if not (key and error.uncertain):
+                raise
+        found = self.find_keyed(channel_id, key, thread_ts=thread_ts)
+        return found or self._post_once(kwargs)
+
+    def _post_once(self, kwargs: dict[str, Any]) -> str:
         try:
             return str(self._call("chat.postMessage", **kwargs)["ts"])
         except SlackError as error:
             if error.code != "not_in_channel":
                 raise
-        self.join(channel_id)
+        self.join(kwargs["channel"])
         return str(self._call("chat.postMessage", **kwargs)["ts"])
+
+    def find_keyed(self, channel_id: str, key: str, *, thread_ts: str | None = None,
+                   oldest: str | None = None) -> str | None:
+        """The ts of the bot's post carrying ``key`` (see ``post``), among the channel's
+        (or the thread's) latest messages since ``oldest``; None when there is none."""
+        if thread_ts:  # a whole thread, oldest first
+            found = self._paged("conversations.replies", channel=channel_id, ts=thread_ts, include_all_metadata=True)
+        else:
+            found = self._paged("conversations.history", channel=channel_id, include_all_metadata=True,
+                                **({"oldest": oldest} if oldest else {}))
+        try:
+            for seen, message in enumerate(found):
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == KEY_EVENT_TYPE and (metadata.get("event_payload") or {}).get("key") == key:
+                    return str(message["ts"])
+                if not thread_ts and seen >= KEY_SEARCH_LIMIT:
+                    return None
+        except SlackError as error:
+            if error.code not in {"not_in_channel", "channel_not_found", "thread_not_found"}:
+                raise
+        return None  # a channel the bot is not in holds no post of its
 
     def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         self._call("chat.update", channel=channel_id, ts=ts, text=text, blocks=blocks)

@@ -85,6 +85,11 @@ def my_postmortems(deps: Deps, user_id: str) -> list[Block]:
     """The postmortems the viewer owns and has still to do, with their status and due date."""
     with session_scope(deps.engine) as session:
         owned = postmortems.active_for_owner(session, user_id)
+    # A private incident's postmortem shows only to people in its channel, like the lists: its
+    # owner may never have been let in (Slack refused the invite), or may have left.
+    members_of = members_lookup(deps)
+    owned = [(postmortem, incident) for postmortem, incident in owned
+             if not incident.private or user_id in members_of(incident)]
     if not owned:
         return []
     rows: list[Block] = [_header("Your postmortems")]
@@ -121,7 +126,7 @@ def _rows_for(deps: Deps, viewer_id: str, *, with_parts: bool) -> tuple[list[Row
     """(all open incidents the viewer may see, the ones they are part of), newest first."""
     with session_scope(deps.engine) as session:
         open_incidents = incidents.open_incidents(session, deps.policy)
-        leads = {i.id: roles.lead(session, deps.policy, i) for i in open_incidents}
+        leads = roles.leads(session, deps.policy, open_incidents)
         held = roles.roles_of(session, deps.policy, viewer_id) if with_parts else []
     # Slack is asked about membership after the transaction, so no lock is held meanwhile.
     shown = visibility.visible(open_incidents, viewer_id, members_lookup(deps))

@@ -106,3 +106,11 @@ AI_MERGE = "action_item_merge"
 # the hash finds the proposal again in a regenerated draft) and Confirm all ("<postmortem id>").
 AI_CONFIRM = "action_item_confirm_proposal"
 AI_CONFIRM_ALL = "action_item_confirm_all_proposals"
+
+
+def post_key(incident, what: str) -> str:
+    """The metadata key of one of the incident's posts ("card", "announcement",
+    "update-7" …), so that a post whose answer was lost, or whose ts was never stored,
+    is found instead of posted twice. Unique per incident and per database (the
+    declaration time is in it), so a reset database never finds an old post."""
+    return f"{incident.id}.{int(incident.declared_at.timestamp())}.{what}"

@@ -17,7 +17,7 @@ from incidentbot.core import deliveries, incidents, lifecycle, roles, updates
 from incidentbot.core.changes import Change
 from incidentbot.db import session_scope
 from incidentbot.models import Incident, StatusUpdate
-from incidentbot.slack import blocks, effects, postmortem_flow
+from incidentbot.slack import blocks, effects, ids, postmortem_flow
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
 
@@ -119,28 +119,42 @@ def post_update(deps: Deps, incident_id: int, author: str, *, text: str | None, 
 def finish_update(deps: Deps, update: StatusUpdate, changes: list[Change]) -> None:
     """Post the update in the channel and under the announcement; record where."""
     incident, holders = effects.current(deps, update.incident_id)
-    effects.refresh_card(deps, incident, holders)
-    text, message = blocks.update_message(deps.policy, incident, update)
-    channel_ts = _post(deps, incident.channel_id, text, message)
-    announcement_ts = None
-    if not incident.private and incident.announcement_ts:
-        announcement_ts = _post(deps, incident.announcement_channel_id, text, message,
-                                thread_ts=incident.announcement_ts)
-    with session_scope(deps.engine) as session:
-        stored = session.get(StatusUpdate, update.id)
-        updates.attach_messages(session, stored, channel_ts=channel_ts, announcement_ts=announcement_ts)
+    shown = effects.refresh_card(deps, incident, holders)
+    show_update(deps, incident, update)
     status_changes = [c for c in changes if c.kind != "update_posted"]
     for change in status_changes:
         _post(deps, incident.channel_id, blocks.change_line(deps.policy, change), None)
     if any(c.announce for c in status_changes):
-        effects.announce(deps, incident, [blocks.change_line(deps.policy, c) for c in status_changes if c.announce])
+        lines = [blocks.change_line(deps.policy, c) for c in status_changes if c.announce]
+        shown = effects.announce(deps, incident, lines) and shown
+    effects.settle_shown(deps, incident, shown)
 
 
-def _post(deps: Deps, channel: str | None, text: str, message, *, thread_ts: str | None = None) -> str | None:
+def show_update(deps: Deps, incident: Incident, update: StatusUpdate, *, look_first: bool = False) -> None:
+    """Post the update where it is not posted yet (the channel, the announcement thread)
+    and record where. ``look_first`` (the reconcile sweep): an earlier attempt may have
+    posted it without recording it, so look for its key before posting."""
+    text, message = blocks.update_message(deps.policy, incident, update)
+    channel_ts = update.channel_ts or _post(deps, incident.channel_id, text, message,
+                                            key=ids.post_key(incident, f"update-{update.id}"), look_first=look_first)
+    announcement_ts = update.announcement_ts
+    if not (incident.private or announcement_ts) and incident.announcement_ts:
+        announcement_ts = _post(deps, incident.announcement_channel_id, text, message,
+                                thread_ts=incident.announcement_ts, look_first=look_first,
+                                key=ids.post_key(incident, f"update-{update.id}-announcement"))
+    with session_scope(deps.engine) as session:
+        stored = session.get(StatusUpdate, update.id)
+        updates.attach_messages(session, stored, channel_ts=channel_ts, announcement_ts=announcement_ts)
+
+
+def _post(deps: Deps, channel: str | None, text: str, message, *, thread_ts: str | None = None,
+          key: str | None = None, look_first: bool = False) -> str | None:
     if not channel:
         return None
     try:
-        return deps.gateway.post(channel, text, message, thread_ts=thread_ts)
+        if key and look_first and (found := deps.gateway.find_keyed(channel, key, thread_ts=thread_ts)):
+            return found
+        return deps.gateway.post(channel, text, message, thread_ts=thread_ts, key=key)
     except SlackError as error:
         log.warning("could not post in %s: %s", channel, error.code)
         return None

@@ -99,7 +99,23 @@ def participants(deps: Deps, incident: Incident) -> list[str]:
         stored = incidents.get(session, incident.id)
         authors = Counter(m.user_id for m in messages.for_incident(session, stored) if m.user_id and not m.bot_id)
         active = [u for u, _ in authors.most_common(MOST_ACTIVE)]
-        return postmortems.participants(session, deps.policy, stored, most_active=active)
+        people = postmortems.participants(session, deps.policy, stored, most_active=active)
+    if not incident.private:
+        return people
+    # A private incident's review is only for the people in its channel: not a role holder
+    # Slack refused to invite, nor someone who left.
+    members = _channel_members(deps, incident)
+    return [person for person in people if person in members]
+
+
+def _channel_members(deps: Deps, incident: Incident) -> set[str]:
+    """Who is in the incident's channel; nobody when Slack can't say (a private incident then
+    tells no one outside its channel rather than risk someone who is not in it)."""
+    try:
+        return deps.gateway.members(incident.channel_id)
+    except SlackError as error:
+        log.warning("members of %s unknown (%s)", incident.reference, error.code)
+        return set()
 
 
 def draft_and_post(deps: Deps, incident_id: int) -> None:
@@ -251,6 +267,10 @@ def _remind(deps: Deps, reminder, now) -> int:
                            meeting=blocks.when(postmortem.meeting_at, deps.policy) if postmortem.meeting_at else "",
                            channel=blocks.channel_link(incident), owner=user(postmortem.owner))
     target = postmortem.owner if audience == "owner" else incident.channel_id
+    if target == postmortem.owner and incident.private and target not in _channel_members(deps, incident):
+        # An owner outside the private channel (never let in, or left) is not told about it:
+        # the channel's members are, and can hand the postmortem over.
+        target = incident.channel_id
     try:
         ts = deps.gateway.post(target, text)
     except SlackError as error:

@@ -126,3 +126,25 @@ def test_an_operator_template_overrides_the_shipped_one(session, incident, tmp_p
         "{{ reference }}{% for row in rows %}\n{{ row.utc }} {{ row.text | md_cell }}{% endfor %}\n")
     text = exporting.render(incident, exporting.timeline_rows(session, incident), "md", CPH, template_dir=tmp_path)
     assert text.splitlines()[0] == "INC-1" and "a\\|b" in text.splitlines()[2]
+
+
+def test_secrets_in_the_texts_become_placeholders(session, incident):
+    """A key pasted into a pinned message stays in the database (the channel shows it
+    anyway) but not in an exported file: the same placeholders as a postmortem draft."""
+    policy = parse_policy('timezone = "Europe/Copenhagen"\n[drafting.redact_patterns]\nCUSTOMER_ID = "CUST-\\\\d{6}"\n')
+    key = "AKIAQ7EXPORT0AWS1KEY"
+    timeline.record(session, incident, "note", f"old key {key} seen for CUST-123456", actor="U2",
+                    occurred_at=AFTER_DST_END + timedelta(minutes=1))
+    timeline.record(session, incident, "status_update", f"rotated {key}; ask ops.lead@example.org", actor="U2",
+                    occurred_at=AFTER_DST_END + timedelta(minutes=2))
+    session.commit()
+    rows = exporting.timeline_rows(session, incident)
+    assert rows[-1].text == f"rotated {key}; ask ops.lead@example.org"  # stored as Slack has it
+    document = json.loads(exporting.render(incident, rows, "json", policy))
+    assert [row["text"] for row in document["timeline"][-2:]] == [
+        "old key <SECRET_1> seen for <CUSTOMER_ID_2>", "rotated <SECRET_1>; ask <EMAIL_3>"]
+    for fmt in ("md", "csv"):
+        text = exporting.render(incident, rows, fmt, policy)
+        assert key not in text and "CUST-123456" not in text and "ops.lead@" not in text
+        assert "rolled back" in text  # the rest is untouched
+    assert "old key &lt;SECRET_1&gt; seen" in exporting.render(incident, rows, "md", policy)

@@ -34,6 +34,30 @@ def test_numbers_increase(session):
     assert [declare(session, f"t{i}")[0].number for i in range(3)] == [1, 2, 3]
 
 
+def test_many_declaring_at_once_all_get_a_number(engine):
+    """A big outage: more people declare at the same moment than the unique index's
+    retries could absorb (each round only one of them wins)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from incidentbot.db import session_scope
+
+    people = 10
+    barrier = Barrier(people)
+
+    def one(i: int) -> int:
+        barrier.wait()
+        with session_scope(engine) as session:
+            incident, created = incidents.declare(session, POLICY, Declaration(
+                title=f"Outage report {i}", severity="SEV1", declared_by="U0ALICE", request_key=f"command:T{i}"))
+            assert created
+            return incident.number
+
+    with ThreadPoolExecutor(people) as pool:
+        numbers = list(pool.map(one, range(people)))
+    assert sorted(numbers) == list(range(1, people + 1))
+
+
 def test_same_request_declares_once(session):
     first, created = declare(session, request_key="view:V1")
     again, created_again = declare(session, request_key="view:V1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -199,3 +200,26 @@ def test_incidents_to_backfill(session, incident):
     session.add(incident)
     session.commit()
     assert messages.to_backfill(session, resolved_after=now - timedelta(days=7)) == []
+
+
+def test_two_edits_at_once_the_newer_wins_even_when_the_older_commits_last(engine, incident):
+    """Edit v3 holds its transaction open while edit v2 (older) is handled: v2 waits for
+    v3 (row lock; SQLite's write lock) and then finds it newer, instead of overwriting it."""
+    with Session(engine) as setup:
+        messages.store(setup, incident, CHANNEL, slack_message("1732190000.000100", "v1"), source="event")
+        setup.commit()
+    newer, older = (datetime(2026, 1, 1, 0, 0, second, tzinfo=timezone.utc) for second in (10, 5))
+
+    def edit_older() -> None:
+        with Session(engine) as session:
+            messages.edit(session, CHANNEL, "1732190000.000100", "v2", older)
+            session.commit()
+    with Session(engine) as first, ThreadPoolExecutor(max_workers=1) as pool:
+        messages.edit(first, CHANNEL, "1732190000.000100", "v3", newer)
+        second = pool.submit(edit_older)
+        time.sleep(0.3)  # let the older edit reach its lock (if it got past, it reads v3 anyway)
+        first.commit()
+        second.result()
+    with Session(engine) as check:
+        row = messages.get(check, CHANNEL, "1732190000.000100")
+        assert (row.text, row.edited_at) == ("v3", newer)

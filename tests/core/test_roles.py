@@ -115,6 +115,26 @@ def test_roles_of_lists_open_incidents_newest_first(session):
     assert roles.roles_of(session, POLICY, "U0NOBODY") == []
 
 
+@pytest.mark.parametrize("chunk", [500, 2])  # 2: the ids span several IN (...) lists
+def test_leads_gives_each_incidents_current_lead(session, monkeypatch, chunk):
+    monkeypatch.setattr(roles, "_IN_CHUNK", chunk)
+    one, two, three, four, five = (declare(session, f"t{i}") for i in range(5))
+    roles.assign(session, POLICY, one, "lead", BOB, ALICE)
+    roles.assign(session, POLICY, two, "comms", BOB, ALICE)  # a role, but not the lead
+    roles.assign(session, POLICY, four, "lead", BOB, ALICE)
+    roles.assign(session, POLICY, four, "lead", CAROL, ALICE)  # handed over: CAROL leads now
+    roles.assign(session, POLICY, five, "lead", ALICE, ALICE)
+    session.commit()
+
+    found = roles.leads(session, POLICY, [one, two, three, four, five])
+
+    assert found == {one.id: BOB, four.id: CAROL, five.id: ALICE}
+    assert found == {i.id: roles.lead(session, POLICY, i) for i in (one, two, three, four, five)
+                     if roles.lead(session, POLICY, i)}
+    assert roles.leads(session, POLICY, [two, three]) == {}
+    assert roles.leads(session, POLICY, []) == {}
+
+
 def test_a_stale_second_assignment_becomes_a_handover(engine):
     """Two people taking the lead through two processes: one holder, both in the history."""
     with Session(engine) as one, Session(engine) as two:

@@ -95,6 +95,20 @@ def test_response_url_ephemeral_in_channel_and_replace(slack: WebClient, inspect
     assert inspect.message("C0GENERAL", ts)["text"] == "Acknowledged by bob"
 
 
+def test_added_user_is_in_the_workspace(slack: WebClient, inspect: SandboxClient) -> None:
+    added = inspect.add_user("U0LOAD1", "load1", real_name="Load One", tz="Europe/Paris")
+    assert (added["id"], added["tz"]) == ("U0LOAD1", "Europe/Paris")
+    assert slack.users_info(user="U0LOAD1")["user"]["real_name"] == "Load One"
+    with pytest.raises(SandboxError, match="exists"):
+        inspect.add_user("U0LOAD1", "again")
+
+
+def test_response_url_reply_names_its_url(inspect: SandboxClient) -> None:
+    url = inspect.mint_response_url("C0GENERAL", "U0ALICE")
+    WebhookClient(url).send(text="Only you can see this")
+    assert [r["response_url"] for r in inspect.responses()] == [url]
+
+
 def test_response_url_allows_five_uses(inspect: SandboxClient) -> None:
     url = inspect.mint_response_url("C0GENERAL", "U0ALICE")
     statuses = [WebhookClient(url).send(text=str(i)).status_code for i in range(6)]

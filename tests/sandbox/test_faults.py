@@ -140,6 +140,15 @@ def test_times_limits_the_occurrences(slack: WebClient, inspect: SandboxClient) 
     assert len(faulted(inspect)) == 2
 
 
+def test_skip_lets_the_first_calls_through_then_hits(slack: WebClient, inspect: SandboxClient) -> None:
+    fault = inspect.add_fault("auth.test", "error", skip=2, times=1)
+    assert (fault["skip"], fault["skipped"], fault["injected"]) == (2, 0, 0)
+    assert _pattern(slack, 5) == [False, False, True, False, False]  # the third call, once
+    [listed] = inspect.faults()["faults"]
+    assert (listed["skipped"], listed["injected"], listed["active"]) == (2, 1, False)
+    assert [c.get("fault") is not None for c in inspect.calls("auth.test")] == [False, False, True, False, False]
+
+
 def test_permanent_fault_lasts_until_cleared(slack: WebClient, inspect: SandboxClient) -> None:
     inspect.add_fault("auth.test", "error")
     assert _pattern(slack, 5) == [True] * 5
@@ -208,6 +217,8 @@ def _post(server: SandboxServer, body: object) -> tuple[int, dict]:
     ({"method": "auth.test", "kind": "error", "rate": "half"}, "rate"),
     ({"method": "auth.test", "kind": "error", "times": 0}, "times"),
     ({"method": "auth.test", "kind": "error", "times": 1.5}, "times"),
+    ({"method": "auth.test", "kind": "error", "skip": -1}, "skip"),
+    ({"method": "auth.test", "kind": "error", "skip": "2"}, "skip"),
     ({"method": "auth.test", "kind": "ratelimit", "retry_after": -1}, "retry_after"),
     ({"method": "auth.test", "kind": "http_error", "status": 404}, "status"),
     ({"method": "auth.test", "kind": "slow", "seconds": 0}, "seconds"),

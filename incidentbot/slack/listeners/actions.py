@@ -11,9 +11,11 @@ import logging
 
 from slack_bolt import Ack, App, Respond
 
+from incidentbot import db
 from incidentbot.core.errors import AlreadyDone, DomainError
-from incidentbot.slack import effects, ids, modals, nudging, operations, timeline_view
+from incidentbot.slack import blocks, effects, ids, modals, nudging, operations, timeline_view
 from incidentbot.slack.deps import Deps
+from incidentbot.slack.listeners import errors
 from incidentbot.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,14 @@ def _act(ack: Ack, body: dict, respond: Respond, context: dict, make) -> None:
         changes = operations.run(deps, incident_id, make(deps, actor))
     except DomainError as error:
         _answer(deps, respond, incident_id, revision, error)
+        return
+    except Exception as error:
+        # Acknowledged already, but the change's one transaction did not commit: say so
+        # (errors.report_error could only say that it may be partly done).
+        if not db.unavailable(error):
+            raise
+        log.warning("button not applied: the database is unavailable (%s)", db.describe(error))
+        errors.tell(respond, body, blocks.DATABASE_DOWN)
         return
     operations.finish(deps, changes)
 

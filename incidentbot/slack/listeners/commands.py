@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from slack_bolt import Ack, App, Respond
 
+from incidentbot import db
 from incidentbot.core import incidents
 from incidentbot.core.errors import AlreadyDone, DomainError, InvalidInput
 from incidentbot.core.incidents import Declaration
@@ -102,10 +103,11 @@ def declare_from_command(ack: Ack, command: dict, respond: Respond, deps: Deps, 
         return
     try:
         incident, created = declaring.store(deps, declaration)
-    except Exception:
-        log.exception("could not store a declaration")
-        _refuse(ack, "I could not record the incident: the database is not answering. "
-                     "Nothing was declared; please try again in a minute.")
+    except Exception as error:
+        if not db.unavailable(error):
+            raise  # a bug: errors.report_error answers it
+        log.warning("declaration not stored: the database is unavailable (%s)", db.describe(error))
+        ack(response_type="ephemeral", text=blocks.DATABASE_DOWN_DECLARING)
         return
     ack(response_type="ephemeral", text=blocks.declaring_ack(incident))
     if created:

@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 from slack_bolt import Ack, App
 
+from incidentbot import db
 from incidentbot.core import incidents, milestones
 from incidentbot.core.errors import AlreadyDone, DomainError, InvalidInput
 from incidentbot.core.incidents import Declaration
-from incidentbot.slack import declaring, effects, ids, modals, operations
+from incidentbot.slack import blocks, declaring, effects, ids, modals, operations
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackError
 
@@ -37,11 +38,11 @@ def declare_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
     except modals.FieldErrors as errors:
         ack(response_action="errors", errors=errors.by_field)
         return
-    except Exception:
-        log.exception("could not store a declaration")
-        ack(response_action="errors", errors={
-            ids.DECLARE_TITLE: "I could not record the incident: the database is not answering. Try again in a minute.",
-        })
+    except Exception as error:
+        if not db.unavailable(error):
+            raise  # a bug: errors.report_error answers it
+        log.warning("declaration not stored: the database is unavailable (%s)", db.describe(error))
+        ack(response_action="errors", errors={ids.DECLARE_TITLE: blocks.DATABASE_DOWN_DECLARING})
         return
     ack()
     origin = modals.metadata(view).get("channel")
