@@ -9,9 +9,17 @@ import pytest
 from incidentbot import logsetup
 
 
+# Loggers the tests write to; Bolt's App sets its own logger's level when an app is made
+# (other tests make many), so each test starts them from NOTSET and puts them back.
+OTHERS = ("slack_bolt.App", "incidentbot.slack.capture", "httpx")
+
+
 @pytest.fixture(autouse=True)
 def restore_levels():
-    saved = {name: logging.getLogger(name).level for name in logsetup.BODY_LOGGERS}
+    names = (*logsetup.BODY_LOGGERS, *OTHERS)
+    saved = {name: logging.getLogger(name).level for name in names}
+    for name in OTHERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     yield
     for name, level in saved.items():
         logging.getLogger(name).setLevel(level)
