@@ -104,7 +104,8 @@ def on_pin(deps: Deps, body: dict, event: dict) -> None:
     source = "event"
     if not message.get("text") and not message.get("files"):  # Slack left the message out
         fetched = _stored(deps, channel, ts) or _fetch(deps, channel, ts)
-        message, source = (fetched, "backfill") if fetched else ({**message, "ts": ts}, source)
+        readable = fetched is not None and fetched is not _UNREADABLE
+        message, source = (fetched, "backfill") if readable else ({**message, "ts": ts}, source)
     _capture_message(deps, body, incident, channel, message, via="pin", source=source,
                      actor=event.get("user") or item.get("created_by"), permalink=message.get("permalink"))
 
