@@ -45,6 +45,7 @@ from incidentbot.db import make_engine, migrate
 from incidentbot.models import Incident
 from incidentbot.sandbox.client import SandboxClient
 from incidentbot.sandbox.driver import FORM, SlackDriver
+from incidentbot.webserver import default_workers
 
 sys.path.insert(0, str(Path(__file__).parent))
 from declare import percentile  # noqa: E402  (same percentile rule as the other benchmarks)
@@ -324,12 +325,15 @@ if __name__ == "__main__":
     parser.add_argument("--slack-latency", type=float, default=0.0, metavar="SECONDS",
                         help="delay every sandbox Web API answer by this much (real Slack: 0.1-0.3 s; default 0)")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (default 1, as `incidentbot serve`)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default: as `incidentbot serve`, $WEB_CONCURRENCY or one per core up to 4)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker (default 8, as `incidentbot serve`)")
     parser.add_argument("--senders", type=int, default=256, help="sending threads; enough that none waits for a free one")
     parser.add_argument("--timeout", type=float, default=10.0, help="client timeout per request, s (answers after 3 s count as errors anyway)")
     parser.add_argument("--settle", type=float, default=120.0, help="how long to wait for provisioning, s")
     parser.add_argument("--csv", metavar="FILE", help="append rate,kind,scheduled_ms,send_lag_ms,latency_ms,status per request")
     parser.add_argument("--keep-logs", metavar="DIR", help="copy the bot's and the sandbox's logs here")
-    run(parser.parse_args())
+    args = parser.parse_args()
+    args.workers = args.workers or default_workers()
+    run(args)
     sys.exit(0)

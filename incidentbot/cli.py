@@ -42,9 +42,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve Slack's HTTP requests (/slack/events, /healthz) with gunicorn")
     serve.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-                       help="gunicorn worker processes (default: $WEB_CONCURRENCY or 1)")
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="gunicorn worker processes (default: $WEB_CONCURRENCY, or one per core up to 4)")
     serve.add_argument("--threads", type=int, default=8, help="threads per worker (default: 8)")
     serve.set_defaults(func=_serve)
 
@@ -127,13 +127,15 @@ def _demo(_args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from incidentbot.core.policy import load_policy
     from incidentbot.settings import require
-    from incidentbot.webserver import serve
+    from incidentbot.webserver import default_workers, env_int, serve
 
     settings = _settings()
     require(settings, "slack_bot_token", "slack_signing_secret", for_what="incidentbot serve")
+    port = args.port if args.port is not None else env_int("PORT", 3000)
+    workers = args.workers if args.workers is not None else default_workers()
     load_policy(settings.incidentbot_config)  # fail now, with the key named, not in a worker
     _require_current_schema(settings)
-    serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+    serve(settings, host=args.host, port=port, workers=workers, threads=args.threads)
     return 0
 
 

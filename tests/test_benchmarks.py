@@ -45,3 +45,19 @@ def test_cold_start_times_help_and_version_and_lists_imports():
     assert len(imports) == 3 and imports[0] == "incidentbot.cli", out
     # The CLI's promise (cli.py): --help loads none of the libraries only subcommands need.
     assert "heavy libraries imported by incidentbot.cli: none" in out, out
+
+
+def test_sweeps_times_each_reconcile_query():
+    out = _run("sweeps.py", "--incidents", "300", "--repeat", "1")
+
+    assert "database: sqlite; 300 incidents" in out, out
+    for query in ("stale_cards", "unprovisioned", "unposted_updates", "resolved_without_postmortem"):
+        assert re.search(rf"^  {query}\s+[\d.]+ ms per run$", out, re.MULTILINE), out
+
+
+def test_matching_times_the_first_and_later_matches():
+    out = _run("matching.py", "--backlog", "50", "--runs", "3")
+
+    assert "50 open backlog items" in out, out
+    assert re.search(r"first match in a process:\s+[\d.]+ ms", out), out
+    assert re.search(r"later matches:\s+min [\d.]+ ms  p50 [\d.]+ ms  max [\d.]+ ms", out), out

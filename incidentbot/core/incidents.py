@@ -253,17 +253,6 @@ def attach_channel(session: Session, incident: Incident, channel_id: str, channe
     _touch(session, incident)
 
 
-def attach_card(session: Session, incident: Incident, ts: str) -> None:
-    incident.card_ts = ts
-    _touch(session, incident)
-
-
-def attach_announcement(session: Session, incident: Incident, channel_id: str, ts: str) -> None:
-    incident.announcement_channel_id = channel_id
-    incident.announcement_ts = ts
-    _touch(session, incident)
-
-
 def lease_provisioning(session: Session, incident_id: int, *, now: datetime, hold: timedelta) -> bool:
     """Take the incident's provisioning lease until ``now + hold``; False while another
     holds it. One conditional UPDATE, so two processes never both get it."""
@@ -273,18 +262,43 @@ def lease_provisioning(session: Session, incident_id: int, *, now: datetime, hol
         .where(col(Incident.id) == incident_id,
                or_(col(Incident.provisioning_until).is_(None), col(Incident.provisioning_until) < now))
         .values(provisioning_until=now + hold)
+        .execution_options(synchronize_session=False)
     )
     return taken.rowcount == 1
 
 
 def release_provisioning(session: Session, incident_id: int) -> None:
-    session.execute(update(Incident).where(col(Incident.id) == incident_id).values(provisioning_until=None))
+    session.execute(_by_id(incident_id).values(provisioning_until=None))
 
 
-def mark_provisioned(session: Session, incident: Incident) -> None:
-    """Every Slack resource the incident needs exists."""
-    incident.provisioned_at = utcnow()
-    _touch(session, incident)
+# What provisioning makes in Slack, by column.
+_SLACK_RESOURCES = frozenset({"channel_id", "channel_name", "card_ts", "announcement_channel_id", "announcement_ts"})
+
+
+def record_provisioning(
+    session: Session, incident_id: int, *, finished_at: datetime | None = None, **made: str
+) -> None:
+    """Store what provisioning made in Slack (``channel_id=``, ``card_ts=``, …).
+
+    ``finished_at``: every resource the incident needs exists since then; the lease is
+    given back in the same UPDATE. One UPDATE by id without loading the row, because this runs
+    several times for every declaration: loading the incident in each step was a large
+    part of the CPU a declaration costs (docs/performance.md).
+    """
+    unknown = set(made) - _SLACK_RESOURCES
+    if unknown:
+        raise ValueError(f"not a Slack resource of an incident: {', '.join(sorted(unknown))}")
+    values: dict = {**made, "updated_at": utcnow()}
+    if finished_at is not None:
+        values.update(provisioned_at=ensure_utc(finished_at), provisioning_until=None)
+    session.execute(_by_id(incident_id).values(**values))
+
+
+def _by_id(incident_id: int):
+    """An UPDATE of one incident that leaves loaded objects alone: provisioning keeps its
+    own copy, and matching the session's objects to the new values costs more CPU than
+    the statement (synchronize_session)."""
+    return update(Incident).where(col(Incident.id) == incident_id).execution_options(synchronize_session=False)
 
 
 def unprovisioned(session: Session, *, declared_before: datetime, limit: int = 50) -> list[Incident]:

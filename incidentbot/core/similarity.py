@@ -9,6 +9,7 @@ so the same item always lands on the same backlog item and a person can see why
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import math
@@ -189,8 +190,11 @@ def _features(terms: list[str]) -> dict[str, float]:
     return features
 
 
-def _unit(counts: Mapping[str, float], idf: Mapping[str, float] | None) -> dict[str, float]:
-    unseen = max(idf.values(), default=1.0) if idf else 1.0  # a term no document has is rare
+def _unit(counts: Mapping[str, float], idf: Mapping[str, float] | None, unseen: float | None = None) -> dict[str, float]:
+    """``unseen``: the weight of a term no document has (it is rare); the largest idf when
+    not given. Callers weighing many texts against one idf pass it once."""
+    if unseen is None:
+        unseen = max(idf.values(), default=1.0) if idf else 1.0
     weights = {t: n * (idf.get(t, unseen) if idf is not None else 1.0) for t, n in counts.items()}
     norm = math.sqrt(sum(w * w for w in weights.values()))
     return {t: w / norm for t, w in weights.items()} if norm else {}
@@ -227,14 +231,25 @@ class _Text:
 
     @classmethod
     def of(cls, title: str, description: str) -> _Text:
-        head, body = _terms(title), _terms(description)
-        written: dict[str, str] = {}
-        for term, word in head + body:
-            written.setdefault(term, word)
-        return cls(_features([t for t, _ in head]), _features([t for t, _ in body]), written)
+        return _parsed(title, description)
 
-    def vector(self, idf: Mapping[str, float]) -> dict[str, float]:
-        return _blend(_unit(self.title, idf), _unit(self.body, idf))
+    def terms(self) -> set[str]:
+        return self.title.keys() | self.body.keys()
+
+    def vector(self, idf: Mapping[str, float], unseen: float) -> dict[str, float]:
+        return _blend(_unit(self.title, idf, unseen), _unit(self.body, idf, unseen))
+
+
+# Parsing (cleaning, stemming, synonyms) is most of a match's cost, and every new action
+# item is compared with the same open backlog items: a process keeps the parsed texts of
+# the last few thousand. Texts are never changed after parsing.
+@functools.lru_cache(maxsize=10_000)
+def _parsed(title: str, description: str) -> _Text:
+    head, body = _terms(title), _terms(description)
+    written: dict[str, str] = {}
+    for term, word in head + body:
+        written.setdefault(term, word)
+    return _Text(_features([t for t, _ in head]), _features([t for t, _ in body]), written)
 
 
 def _idf(texts: Sequence[_Text]) -> dict[str, float]:
@@ -269,9 +284,12 @@ def best_matches(
     query = _Text.of(title, description)
     texts = [_Text.of(c.title, c.description) for c in pool]
     idf = _idf([query, *texts])
-    wanted = query.vector(idf)
-    scored = [_score(query, wanted, c, t.vector(idf), services, category) for c, t in zip(pool, texts)]
-    # No shared words, no match: a shared service or category alone says nothing.
+    unseen = max(idf.values(), default=1.0)
+    wanted, ours = query.vector(idf, unseen), query.terms()
+    # No shared words, no match: a shared service or category alone says nothing. So
+    # only candidates sharing a term are scored (most of a large backlog shares none).
+    scored = [_score(query, wanted, c, t.vector(idf, unseen), services, category)
+              for c, t in zip(pool, texts) if not ours.isdisjoint(t.terms())]
     kept = [m for m in scored if m.text_score > 0 and m.score >= floor]
     return sorted(kept, key=lambda m: (-m.score, m.key))[:limit]
 

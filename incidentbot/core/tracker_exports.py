@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from incidentbot.core import action_items
 from incidentbot.core.errors import AlreadyDone
 from incidentbot.core.policy import Policy
+from incidentbot.drafting.redact import Redactor
 from incidentbot.models import ActionItem, BacklogItem, Incident
 from incidentbot.timeutil import ensure_utc
 
@@ -308,10 +309,14 @@ def describe(session: Session, policy: Policy, item_id: int) -> ExportSpec:
     incident = session.get(Incident, item.incident_id)
     backlog_item = session.get(BacklogItem, item.backlog_item_id) if item.backlog_item_id else None
     due = ensure_utc(item.due_at).astimezone(policy.tz).date() if item.due_at else None
+    # The issue leaves the workspace: what people typed (a key pasted into a title) goes
+    # through the same redaction as a draft. One redactor, so a value repeated in two
+    # fields gets the same placeholder.
+    redact = Redactor(policy.drafting.redact_patterns).redact
     return ExportSpec(
-        item_id=item.id, reference=action_items.label(item), title=item.title, description=item.description,
-        owner=item.owner, due=due, priority=item.priority, type=item.type, service=item.service,
-        incident_reference=incident.reference, incident_title=incident.title,
+        item_id=item.id, reference=action_items.label(item), title=redact(item.title),
+        description=redact(item.description), owner=item.owner, due=due, priority=item.priority, type=item.type,
+        service=item.service, incident_reference=incident.reference, incident_title=redact(incident.title),
         backlog_reference=f"BL-{backlog_item.id}" if backlog_item else None,
-        backlog_title=backlog_item.title if backlog_item else None, source_link=item.source_link,
+        backlog_title=redact(backlog_item.title) if backlog_item else None, source_link=item.source_link,
     )

@@ -44,8 +44,11 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (SECRET, re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), 0),
     (SECRET, re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bsk-[A-Za-z0-9_-]{20,}"), 0),
     (SECRET, re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})"), 1),
+    # password=..., token: "...": a quoted value up to its closing quote (spaces, commas and
+    # all), an unquoted one up to the next space; a comma or semicolon may be in a password.
     (SECRET, re.compile(r"(?i)\b[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
-                        r"signature|credentials?)[\w.-]*\s*[:=]\s*[\"']?([^\s\"',;<>]{4,})"), 1),
+                        r"signature|credentials?)[\w.-]*\s*[:=]\s*[\"']?"
+                        r"((?<=[\"'])[^\"'\n]{1,256}(?=[\"'])|[^\s\"'<>]{4,})"), 1),
     (EMAIL, re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), 0),
 )
 # Lines without a long token or a secret-ish word cannot hold what detect-secrets finds;

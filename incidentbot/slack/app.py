@@ -14,7 +14,7 @@ from incidentbot.settings import Settings, require
 from incidentbot.slack.deps import Deps
 from incidentbot.slack.gateway import SlackGateway, make_client
 from incidentbot.slack.listeners import action_items as action_item_listeners
-from incidentbot.slack.listeners import register_all
+from incidentbot.slack.listeners import fallbacks, register_all
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def create_app(
     app.use(inject_deps)
     register_all(app)
     action_item_listeners.register(app)  # /incident action(s), the form, shortcut, backlog and proposal buttons
+    fallbacks.register(app)  # last: Bolt gives a request to the first listener that matches
     return app
 
 

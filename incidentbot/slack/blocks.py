@@ -147,6 +147,11 @@ DATABASE_LOST = ("I lost my database connection before I could finish that, so i
                  "Please check in a minute and try again if it is missing.")
 
 
+# Before what the declarer is told when the ack reached Slack after its 3 seconds.
+ANSWERED_LATE = (":hourglass: Slack may have told you `/incident` failed: I answered it too late. "
+                 "It did go through, once; there is no need to type it again.")
+
+
 def declaring_ack(incident: Incident) -> str:
     """The immediate answer to the slash command, before the channel exists."""
     return f"Declaring {incident.reference}: {escape(incident.title)} ({incident.severity}). Opening a channel…"

@@ -7,7 +7,10 @@ then provision Slack resources and tell the declarer how it went.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from incidentbot import db
@@ -24,9 +27,62 @@ log = logging.getLogger(__name__)
 Reply = Callable[[str], None]
 
 
+# Slack shows the person an error ("operation_timeout") when the answer to a slash
+# command takes longer than this, although the command went through.
+SLACK_ANSWER_SECONDS = 3.0
+
+
+def sent_at(headers: dict) -> float | None:
+    """When Slack sent the request (its signed ``X-Slack-Request-Timestamp``, whole seconds)."""
+    raw = (headers.get("x-slack-request-timestamp") or [""])[0]
+    return float(raw) if raw.isdecimal() else None
+
+
+def answered_late(sent: float | None, *, now: float | None = None) -> bool:
+    """Whether an ack made now reaches Slack too late to be shown. The timestamp has
+    whole seconds, so an answer 2-3 s after sending may be taken for late: the note
+    below says "may have"."""
+    return sent is not None and (time.time() if now is None else now) - sent >= SLACK_ANSWER_SECONDS
+
+
+def noting_late(reply: Reply) -> Reply:
+    """``reply``, which tells the declarer how the declaration went, saying first that it
+    went through: Slack showed an error, and a person who believes it declares again."""
+    return lambda text: reply(blocks.ANSWERED_LATE + "\n" + text)
+
+
 def store(deps: Deps, declaration: Declaration) -> tuple[Incident, bool]:
     with session_scope(deps.engine) as session:
         return incidents.declare(session, deps.policy, declaration)
+
+
+# Provisioning (about two thirds of a declaration's CPU) runs in this small pool rather
+# than in the listener thread that acked. When the CPU is short, in a burst of
+# declarations, runnable threads share the GIL about evenly: with up to 64 listener
+# threads all provisioning, the next commands' acks queued behind them past Slack's 3 s.
+# With 8, acks keep most of the CPU and channels come a little later instead; 8 threads
+# waiting on Slack (about 1 s per channel) still set up several channels a second, more
+# than Slack's limit on conversations.create allows (docs/performance.md).
+PROVISIONING_THREADS = 8
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def open_channel_soon(deps: Deps, incident: Incident, reply: Reply) -> None:
+    """``open_channel`` in the provisioning pool; returns at once. If the process stops
+    first, the worker's reconcile sweep provisions the incident."""
+    global _pool
+    with _pool_lock:  # made on first use: after gunicorn forked the worker
+        if _pool is None:
+            _pool = ThreadPoolExecutor(PROVISIONING_THREADS, thread_name_prefix="incidentbot-provisioning")
+    _pool.submit(_open_channel_logged, deps, incident, reply)
+
+
+def _open_channel_logged(deps: Deps, incident: Incident, reply: Reply) -> None:
+    try:
+        open_channel(deps, incident, reply)
+    except Exception:  # the reply itself failed; nobody else would see it
+        log.exception("telling the declarer of %s how provisioning went failed", incident.reference)
 
 
 def open_channel(deps: Deps, incident: Incident, reply: Reply) -> None:
@@ -88,4 +144,4 @@ def convert(deps: Deps, declaration: Declaration, channel_id: str, channel_name:
         return
     with session_scope(deps.engine) as session:
         incidents.attach_channel(session, incidents.get(session, incident.id), channel_id, channel_name)
-    open_channel(deps, incident, reply)
+    open_channel_soon(deps, incident, reply)

@@ -80,12 +80,14 @@ class SlackGateway:
                 found = self.find_channel(candidate) if adopt else None
                 if found and adopt(found):
                     return str(found["id"]), str(found["name"])
-                if error.uncertain:
-                    if resent or found:
-                        raise
-                    resent = True  # not created after all: try the same name once more
+                if found or not error.uncertain:
+                    # Someone else's channel has the name (a lost answer that would have
+                    # said name_taken, too): the next name.
+                    attempt, resent = attempt + 1, False
                     continue
-                attempt += 1
+                if resent:
+                    raise
+                resent = True  # not created after all: try the same name once more
                 continue
             return data["channel"]["id"], data["channel"]["name"]
         raise SlackError("conversations.create", "name_taken")

@@ -52,9 +52,10 @@ def provision(deps: Deps, incident_id: int, *, resume: bool = False, now: dateti
     if not mine:
         return Outcome(incident, complete=bool(incident.provisioned_at))
     try:
-        return _provision(deps, incident, resume=resume)
-    finally:
+        return _provision(deps, incident, resume=resume)  # gives the lease back when it ends
+    except BaseException:
         _release(deps, incident_id)
+        raise
 
 
 def _release(deps: Deps, incident_id: int) -> None:
@@ -75,18 +76,19 @@ LEASE = timedelta(minutes=2)
 
 
 def _provision(deps: Deps, incident: Incident, *, resume: bool) -> Outcome:
-    incident_id = incident.id
+    """The steps, each stored before the next; the announcement is stored with the end
+    of provisioning and the lease, in one transaction."""
     _ensure_channel(deps, incident)
     deps.gateway.invite(incident.channel_id, [incident.declared_by])
     _ensure_card(deps, incident, look_first=resume)
     outcome = Outcome(incident)
-    if not incident.private:
-        _ensure_announcement(deps, incident, outcome, look_first=resume)
-    if outcome.complete:
-        with session_scope(deps.engine) as session:
-            incident = incidents.get(session, incident_id)
-            incidents.mark_provisioned(session, incident)
-        outcome.incident = incident
+    announced = {} if incident.private else _ensure_announcement(deps, incident, outcome, look_first=resume)
+    finished_at = utcnow() if outcome.complete else None
+    with session_scope(deps.engine) as session:
+        incidents.record_provisioning(session, incident.id, finished_at=finished_at, **announced)
+        if finished_at is None:
+            incidents.release_provisioning(session, incident.id)
+    incident.provisioned_at = finished_at
     return outcome
 
 
@@ -97,8 +99,7 @@ def _ensure_channel(deps: Deps, incident: Incident) -> None:
     channel_id, channel_name = deps.gateway.create_channel(
         name, private=incident.private, adopt=lambda found: _made_for(deps, incident, found))
     with session_scope(deps.engine) as session:
-        fresh = incidents.get(session, incident.id)
-        incidents.attach_channel(session, fresh, channel_id, channel_name)
+        incidents.record_provisioning(session, incident.id, channel_id=channel_id, channel_name=channel_name)
     incident.channel_id, incident.channel_name = channel_id, channel_name
 
 
@@ -125,16 +126,17 @@ def _ensure_card(deps: Deps, incident: Incident, *, look_first: bool) -> None:
         text, card = blocks.incident_card(deps.policy, incident)
         ts = found or deps.gateway.post(incident.channel_id, text, card, key=key)
         with session_scope(deps.engine) as session:
-            incidents.attach_card(session, incidents.get(session, incident.id), ts)
+            incidents.record_provisioning(session, incident.id, card_ts=ts)
         incident.card_ts = ts
     # Pinning is idempotent (already_pinned is fine), so it is simply repeated.
     deps.gateway.pin(incident.channel_id, incident.card_ts)
 
 
-def _ensure_announcement(deps: Deps, incident: Incident, outcome: Outcome, *, look_first: bool) -> None:
-    """Announce publicly. A broken announcement channel must not stop the response."""
+def _ensure_announcement(deps: Deps, incident: Incident, outcome: Outcome, *, look_first: bool) -> dict[str, str]:
+    """Announce publicly; returns what to store. A broken announcement channel must not
+    stop the response."""
     if incident.announcement_ts:
-        return
+        return {}
     target = deps.policy.channels.announcement
     key = ids.post_key(incident, "announcement")
     try:
@@ -148,10 +150,9 @@ def _ensure_announcement(deps: Deps, incident: Incident, outcome: Outcome, *, lo
         permanent = error.code in _NEEDS_A_PERSON
         outcome.problems.append(_announcement_problem(target, error.code, permanent))
         outcome.complete = outcome.complete and permanent
-        return
-    with session_scope(deps.engine) as session:
-        incidents.attach_announcement(session, incidents.get(session, incident.id), channel_id, ts)
+        return {}
     incident.announcement_channel_id, incident.announcement_ts = channel_id, ts
+    return {"announcement_channel_id": channel_id, "announcement_ts": ts}
 
 
 # Failures that repeat until someone changes Slack or the policy; retrying is pointless.

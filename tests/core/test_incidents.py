@@ -124,7 +124,37 @@ def test_private_incidents_use_the_private_pattern(session):
 def test_unprovisioned_lists_interrupted_ones(session):
     done, _ = declare(session, "a")
     stuck, _ = declare(session, "b")
-    incidents.mark_provisioned(session, done)
+    incidents.record_provisioning(session, done.id, finished_at=done.declared_at)
     session.commit()
     later = stuck.declared_at.replace(year=stuck.declared_at.year + 1)
     assert [i.number for i in incidents.unprovisioned(session, declared_before=later)] == [stuck.number]
+
+
+@freeze_time("2026-11-21 09:30:00")
+def test_record_provisioning_stores_each_step_and_the_end_gives_the_lease_back(session):
+    from datetime import datetime, timedelta, timezone
+
+    incident, _ = declare(session, "Queue backlog")
+    now = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
+    assert incidents.lease_provisioning(session, incident.id, now=now, hold=timedelta(minutes=2))
+    incidents.record_provisioning(session, incident.id, channel_id="C0042", channel_name="inc-1-queue-backlog")
+    incidents.record_provisioning(session, incident.id, card_ts="1.0001")
+    session.commit()
+    session.refresh(incident)
+    assert (incident.channel_id, incident.channel_name, incident.card_ts) == ("C0042", "inc-1-queue-backlog", "1.0001")
+    assert incident.provisioned_at is None and incident.provisioning_until is not None
+    # Nobody else can take over halfway.
+    assert not incidents.lease_provisioning(session, incident.id, now=now, hold=timedelta(minutes=2))
+
+    incidents.record_provisioning(session, incident.id, finished_at=now, announcement_channel_id="C0ANN",
+                                  announcement_ts="2.0001")
+    session.commit()
+    session.refresh(incident)
+    assert (incident.announcement_channel_id, incident.announcement_ts) == ("C0ANN", "2.0001")
+    assert incident.provisioned_at == now and incident.provisioning_until is None
+
+
+def test_record_provisioning_refuses_other_columns(session):
+    incident, _ = declare(session, "Queue backlog")
+    with pytest.raises(ValueError, match="severity"):
+        incidents.record_provisioning(session, incident.id, severity="SEV1")

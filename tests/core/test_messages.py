@@ -188,8 +188,9 @@ def test_messages_across_a_dst_change_keep_their_order_and_instant(session, inci
 def test_incidents_to_backfill(session, incident):
     now = datetime.now(timezone.utc)
     assert messages.to_backfill(session, resolved_after=now) == []  # not provisioned yet
-    incidents.mark_provisioned(session, incident)
+    incidents.record_provisioning(session, incident.id, finished_at=now)
     session.commit()
+    session.refresh(incident)
     assert [i.id for i in messages.to_backfill(session, resolved_after=now)] == [incident.id]
     incident.resolved_at = now - timedelta(days=1)
     session.add(incident)

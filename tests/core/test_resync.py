@@ -19,8 +19,9 @@ T0 = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 def declared(session, title="Checkout failing", severity="SEV2") -> Incident:
     incident, _ = incidents.declare(session, POLICY, Declaration(title, severity, "U0ALICE"))
     incidents.attach_channel(session, incident, f"C{incident.number:04d}", f"inc-{incident.number}")
-    incidents.mark_provisioned(session, incident)
+    incidents.record_provisioning(session, incident.id, finished_at=T0)
     session.commit()
+    session.refresh(incident)
     return incident
 
 
@@ -59,7 +60,8 @@ def test_shown_revision_never_moves_backwards_and_a_failure_resets_it(session):
 @freeze_time(T0)
 def test_status_updates_missing_from_the_channel_or_the_announcement_thread(session):
     incident = declared(session)
-    incidents.attach_announcement(session, incident, "C0INCIDENTS", "1.0001")
+    incidents.record_provisioning(session, incident.id, announcement_channel_id="C0INCIDENTS", announcement_ts="1.0001")
+    session.refresh(incident)
     posted, _ = updates.post_update(session, POLICY, incident, "U0BOB", text="Posted everywhere")
     updates.attach_messages(session, posted, channel_ts="2.0", announcement_ts="2.1")
     no_thread, _ = updates.post_update(session, POLICY, incident, "U0BOB", text="Not in the thread")

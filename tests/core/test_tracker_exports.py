@@ -203,3 +203,14 @@ def test_describe_has_everything_the_issue_says(session):
     assert (spec.incident_reference, spec.incident_title) == ("INC-1", "Checkout failing")
     assert spec.backlog_reference == f"BL-{item.backlog_item_id}" and spec.backlog_title
     assert spec.source_link == "https://acme.slack.com/archives/C1/p1"
+
+
+
+def test_describe_redacts_what_people_typed(session):
+    # The issue leaves the workspace: a key pasted into a title or a description must not.
+    key = "AKIAIOSFODNN7EXAMPLE"
+    item = make_item(session, f"Rotate {key} and tell ops@acme.example", description=f"{key} was in the logs")
+    spec = tracker_exports.describe(session, POLICY, item.id)
+    assert spec.title == "Rotate <SECRET_1> and tell <EMAIL_2>"
+    assert spec.description == "<SECRET_1> was in the logs"
+    assert key not in (spec.backlog_title or "") and spec.incident_title == "Checkout failing"

@@ -113,3 +113,19 @@ def test_no_canary_in_output_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     outputs = render_json(draft) + render_markdown(draft) + caplog.text
     assert not [name for name, value in CANARIES.items() if value in outputs]
     assert draft.redactions["SECRET"] >= 8 and draft.redactions["EMAIL"] >= 1
+
+
+@pytest.mark.parametrize("text, expected", [
+    # A comma or semicolon may be part of a password: the whole value goes.
+    ("password=hunter2,prod is set", "password=<SECRET_1> is set"),
+    ("api_key=abc;def and more", "api_key=<SECRET_1> and more"),
+    # A quoted value goes up to its closing quote, spaces and all.
+    ('DB_PASSWORD="correct horse, battery" in the env', 'DB_PASSWORD="<SECRET_1>" in the env'),
+    ("token: 'p;a,s s' was pasted", "token: '<SECRET_1>' was pasted"),
+])
+def test_assigned_values_go_whole(text: str, expected: str) -> None:
+    assert Redactor().redact(text) == expected
+
+
+def test_prose_about_passwords_is_left_alone() -> None:
+    assert Redactor().redact("the password is set, token rotated") == "the password is set, token rotated"

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from contextlib import contextmanager
 from datetime import timedelta
 
+from sqlalchemy import text
 from sqlmodel import Session
 
 from incidentbot.core import timeline
@@ -182,3 +186,60 @@ def test_interrupted_provisioning_is_finished_by_the_worker(bot):
     assert incident.provisioned_at and bot.slack.channel(incident.channel_id)["pins"] == [incident.card_ts]
     assert worker.reconcile(deps, grace=timedelta(0)) == 0  # nothing is done twice
     assert len([c for c in bot.slack.calls("conversations.create") if c["ok"]]) == 1
+
+
+def test_a_declaration_answered_too_late_says_it_went_through(bot):
+    # The request spent 4 s in queues before the bot got it: Slack has shown Alice an error.
+    ack = bot.driver.slash_command("Checkout API returning 502s sev2", user=ALICE, channel=GENERAL,
+                                   timestamp=int(time.time()) - 4)
+    assert ack.status == 200
+    incident = bot.wait_provisioned(1)
+    reply = wait_for(lambda: bot.replies(ALICE), "the declared reply")[-1]["text"]
+    assert reply == (":hourglass: Slack may have told you `/incident` failed: I answered it too "
+                     "late. It did go through, once; there is no need to type it again.\n"
+                     f"INC-1 is declared. Head to <#{incident.channel_id}>.")
+    assert [i.number for i in bot.incidents()] == [1]
+
+
+def test_a_declaration_the_database_held_past_slacks_3_seconds(bot):
+    """Storing waited 3.5 s for the database: Bolt gave up on the ack and Slack showed an
+    error, but the incident is declared once and the declarer is told so."""
+    with _database_busy(bot.engine, seconds=3.5):
+        ack = bot.driver.slash_command("Payments timing out sev1", user=ALICE, channel=GENERAL)
+    assert "Declaring INC-1" not in ack.body  # what Slack got was not the ack
+    incident = bot.wait_provisioned(1)
+    reply = wait_for(lambda: bot.replies(ALICE), "the declared reply")[-1]["text"]
+    assert reply.startswith(":hourglass: Slack may have told you `/incident` failed")
+    assert reply.endswith(f"INC-1 is declared. Head to <#{incident.channel_id}>.")
+    assert [i.title for i in bot.incidents()] == ["Payments timing out"]
+
+
+@contextmanager
+def _database_busy(engine, *, seconds: float):
+    """Hold what a declaration needs to write, from another connection, for ``seconds``:
+    SQLite's write lock, or PostgreSQL's lock on taking the next incident number."""
+    from incidentbot.core.incidents import _NUMBER_LOCK
+
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold():
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _NUMBER_LOCK})
+            held.set()
+            release.wait(30)
+            connection.rollback()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    timer = threading.Timer(seconds, release.set)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
+        holder.join()

@@ -103,3 +103,20 @@ def test_a_timeout_is_a_slack_error_that_says_the_call_may_have_happened(gateway
     with pytest.raises(SlackError) as caught:
         gateway.post(room, "slow")
     assert caught.value.uncertain and caught.value.method == "chat.postMessage"
+
+
+def test_a_lost_answer_for_a_name_someone_else_has_takes_the_next_name(gateway, inspect):
+    gateway.create_channel("inc-10-db")  # another incident's channel
+    inspect.add_fault("conversations.create", "drop", applied=False, times=1)  # its name_taken is lost
+    _, name = gateway.create_channel("inc-10-db", adopt=lambda found: False)
+    assert name == "inc-10-db-2"
+    assert sorted(c["name"] for c in inspect.channels() if c["name"].startswith("inc-10")) == ["inc-10-db",
+                                                                                              "inc-10-db-2"]
+
+
+def test_a_create_lost_twice_is_left_to_the_sweep(gateway, inspect):
+    inspect.add_fault("conversations.create", "drop", applied=False, times=2)
+    with pytest.raises(SlackError) as caught:
+        gateway.create_channel("inc-11-db", adopt=lambda found: True)
+    assert caught.value.uncertain and caught.value.method == "conversations.create"
+    assert not [c for c in inspect.channels() if c["name"].startswith("inc-11")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltRequest, Respond
 
 from incidentbot import db
 from incidentbot.core import incidents
@@ -30,7 +30,7 @@ def register(app: App) -> None:
     app.command(ids.COMMAND)(incident_command)
 
 
-def incident_command(ack: Ack, command: dict, respond: Respond, context: dict) -> None:
+def incident_command(ack: Ack, command: dict, respond: Respond, context: dict, request: BoltRequest) -> None:
     deps: Deps = context["deps"]
     try:
         parsed = parsing.parse(parsing.unescape(command.get("text") or ""))
@@ -57,7 +57,7 @@ def incident_command(ack: Ack, command: dict, respond: Respond, context: dict) -
     elif parsed.name == "digest":
         preview_digest(ack, command, respond, deps, parsed)
     elif parsed.name in ("declare", "convert"):
-        declare_from_command(ack, command, respond, deps, parsed)
+        declare_from_command(ack, command, respond, deps, parsed, sent_at=declaring.sent_at(request.headers))
     elif parsed.name in parsing.IN_CHANNEL:
         in_incident_channel(ack, command, respond, deps, parsed)
     else:
@@ -79,7 +79,8 @@ def preview_digest(ack: Ack, command: dict, respond: Respond, deps: Deps, parsed
     digest_flow.preview(deps, week, respond, now)
 
 
-def declare_from_command(ack: Ack, command: dict, respond: Respond, deps: Deps, parsed: parsing.Command) -> None:
+def declare_from_command(ack: Ack, command: dict, respond: Respond, deps: Deps, parsed: parsing.Command,
+                         *, sent_at: float | None = None) -> None:
     convert = parsed.name == "convert"
     if convert and _incident_here(deps, command):
         _refuse(ack, "This channel is already an incident channel.")
@@ -98,6 +99,8 @@ def declare_from_command(ack: Ack, command: dict, respond: Respond, deps: Deps, 
         return
     reply = lambda text: respond(text=text, response_type="ephemeral")  # noqa: E731
     if convert:
+        if declaring.answered_late(sent_at):
+            reply = declaring.noting_late(reply)
         ack(response_type="ephemeral", text="Turning this channel into an incident channel…")
         declaring.convert(deps, declaration, command["channel_id"], command.get("channel_name", ""), reply)
         return
@@ -109,9 +112,11 @@ def declare_from_command(ack: Ack, command: dict, respond: Respond, deps: Deps, 
         log.warning("declaration not stored: the database is unavailable (%s)", db.describe(error))
         ack(response_type="ephemeral", text=blocks.DATABASE_DOWN_DECLARING)
         return
+    if declaring.answered_late(sent_at):
+        reply = declaring.noting_late(reply)
     ack(response_type="ephemeral", text=blocks.declaring_ack(incident))
     if created:
-        declaring.open_channel(deps, incident, reply)
+        declaring.open_channel_soon(deps, incident, reply)
 
 
 def in_incident_channel(ack: Ack, command: dict, respond: Respond, deps: Deps, parsed: parsing.Command) -> None:

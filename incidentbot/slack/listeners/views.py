@@ -47,7 +47,7 @@ def declare_submitted(ack: Ack, body: dict, view: dict, context: dict) -> None:
     ack()
     origin = modals.metadata(view).get("channel")
     if created:
-        declaring.open_channel(deps, incident, lambda text: _tell(deps, origin, user_id, text))
+        declaring.open_channel_soon(deps, incident, lambda text: _tell(deps, origin, user_id, text))
 
 
 def _declaration_from(deps: Deps, values: dict, user_id: str, view_id: str) -> Declaration:
