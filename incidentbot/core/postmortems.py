@@ -1,4 +1,4 @@
-"""Postmortems: scheduling by policy, the review meeting, status, reminders.
+"""Postmortems: scheduling by policy, the review meeting, status, who takes part.
 
 On resolve, ``schedule`` creates the incident's postmortem when the policy requires one:
 an owner, a due date (``calendar.due_at``) and a proposed review meeting in the first
@@ -6,11 +6,8 @@ free business-hours slot before it. People confirm, reschedule or mark it not ne
 drafting (``incidentbot.drafting``) stores its result with ``record_draft``; the status
 then moves ``scheduled -> drafted -> in_review -> published`` (or ``not_needed``).
 
-Reminders work like nudges (``core.nudges``): ``due_reminders`` works out from stored
-state what is due, each occurrence has a stable key, and a worker ``claim_reminder``s it
-(a ``notification`` row with a unique key, kind ``postmortem:<kind>``), posts, then
-``mark_reminder_sent`` or ``release_reminder``. So each is sent once across restarts and
-any number of workers.
+Reminders about them (draft not started, the meeting soon, overdue) are in
+``core.postmortem_reminders``.
 
 Functions flush and never commit; errors are ``core.errors`` with messages for people.
 """

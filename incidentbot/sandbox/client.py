@@ -41,7 +41,7 @@ class SandboxClient:
         return self._request("GET", "channels")
 
     def channel(self, channel_id: str) -> dict | None:
-        return next((c for c in self.channels() if c["id"] == channel_id), None)
+        return next(iter(self._request("GET", "channels", id=channel_id)), None)
 
     def channel_by_name(self, name: str) -> dict | None:
         return next((c for c in self.channels() if c.get("name") == name.removeprefix("#")), None)

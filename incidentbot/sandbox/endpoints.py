@@ -48,6 +48,11 @@ def get_users(state: SandboxState, query: Query, body: Any) -> tuple[int, Any]:
 
 
 def get_channels(state: SandboxState, query: Query, body: Any) -> tuple[int, Any]:
+    """Every channel, or with ``?id=C…`` just that one (a list of zero or one): tests that
+    look up a channel per request must not cost more with every channel made."""
+    wanted = query.get("id")
+    if wanted is not None:
+        return 200, [channel_dump(state, wanted)] if wanted in state.channels else []
     return 200, [channel_dump(state, cid) for cid in state.channels]
 
 

@@ -10,6 +10,7 @@ later: the card, the timeline and the announcement carry the state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from incidentbot.core import incidents, postmortems, resync, roles
 from incidentbot.core.changes import Change
@@ -24,11 +25,20 @@ log = logging.getLogger(__name__)
 
 
 def publish(deps: Deps, changes: list[Change]) -> None:
-    """Refresh the card, post one line per change, and thread the important ones."""
-    if not changes:
-        return
-    incident, holders = current(deps, changes[0].incident.id)
+    """Show committed changes in Slack (``show``)."""
+    if changes:
+        show(deps, changes[0].incident.id, changes)
+
+
+def show(deps: Deps, incident_id: int, changes: list[Change],
+         first: Callable[[Incident], None] | None = None) -> None:
+    """Refresh the card, then ``first`` (a status update is posted there), then one line per
+    change in the channel, the important ones also under the announcement; and record
+    whether the card and the announcement show the incident's revision."""
+    incident, holders = current(deps, incident_id)
     shown = refresh_card(deps, incident, holders)
+    if first is not None:
+        first(incident)
     for change in changes:
         line = blocks.change_line(deps.policy, change)
         best_effort("post a change line", deps.gateway.post, incident.channel_id, line)

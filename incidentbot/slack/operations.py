@@ -117,17 +117,10 @@ def post_update(deps: Deps, incident_id: int, author: str, *, text: str | None, 
 
 
 def finish_update(deps: Deps, update: StatusUpdate, changes: list[Change]) -> None:
-    """Post the update in the channel and under the announcement; record where."""
-    incident, holders = effects.current(deps, update.incident_id)
-    shown = effects.refresh_card(deps, incident, holders)
-    show_update(deps, incident, update)
-    status_changes = [c for c in changes if c.kind != "update_posted"]
-    for change in status_changes:
-        _post(deps, incident.channel_id, blocks.change_line(deps.policy, change), None)
-    if any(c.announce for c in status_changes):
-        lines = [blocks.change_line(deps.policy, c) for c in status_changes if c.announce]
-        shown = effects.announce(deps, incident, lines) and shown
-    effects.settle_shown(deps, incident, shown)
+    """Post the update in the channel and under the announcement (recording where), and
+    show the status change it may carry; the update is its own message, not a line."""
+    effects.show(deps, update.incident_id, [c for c in changes if c.kind != "update_posted"],
+                 first=lambda incident: show_update(deps, incident, update))
 
 
 def show_update(deps: Deps, incident: Incident, update: StatusUpdate, *, look_first: bool = False) -> None:

@@ -28,6 +28,7 @@ from incidentbot import worker
 from incidentbot.core import capture
 from incidentbot.models import ActionItem, ChannelMessage, Incident, Postmortem, StatusUpdate, TimelineEvent
 from incidentbot.slack import provisioning
+from incidentbot.slack.blocks import ANSWERED_LATE
 from incidentbot.slack.gateway import KEY_EVENT_TYPE, SlackError
 from incidentbot.timeutil import utcnow
 from tests_support import ALICE, BOB, CAROL, GENERAL, INCIDENTS, mrkdwn_texts, wait_for, soak
@@ -69,7 +70,7 @@ def provisioned(bot, number: int, deps) -> Incident:
     incident what the worker's reconcile sweep does (every minute) until it is done."""
     for _ in range(20):
         try:
-            return wait_for(lambda: next((i for i in bot.incidents() if i.number == number and i.provisioned_at), None),
+            return wait_for(lambda: _find(bot, Incident.number == number, Incident.provisioned_at != None),  # noqa: E711
                             f"INC-{number} provisioned", timeout=1)
         except TimeoutError:
             incident = bot.incident(number)
@@ -78,6 +79,14 @@ def provisioned(bot, number: int, deps) -> Incident:
             except SlackError:
                 pass  # the sweep logs it and comes back
     raise AssertionError(f"INC-{number} never provisioned")
+
+
+def _find(bot, *where) -> Incident | None:
+    """One incident by a condition. Not ``bot.incidents()``: eight players polling every
+    incident ever made cost more with each one, until the bot, in the same process, was
+    too short of CPU to ack within Slack's 3 s (a soak run failed that way)."""
+    with Session(bot.engine) as session:
+        return session.exec(select(Incident).where(*where)).first()
 
 
 def settle(bot, quiet_seconds: float = 3.0) -> None:
@@ -99,8 +108,13 @@ def play(bot, deps, index: int) -> tuple[int, list[str]]:
     rng = random.Random(index)
     title = f"Chaos {index} queue stuck"
     answer = bot.driver.slash_command(f"{title} sev2", user=ALICE, channel=GENERAL)
-    assert answer.status == 200
-    number = wait_for(lambda: next((i.number for i in bot.incidents() if i.title == title), None), f"{title} stored")
+    # 404: Bolt gave up waiting for the ack, as below; the declaration still goes through.
+    assert answer.status in (200, 404), answer.status
+    number = wait_for(lambda: getattr(_find(bot, Incident.title == title), "number", None), f"{title} stored")
+    if answer.status == 404:
+        # Slack showed Alice an error: the bot must tell her it went through after all.
+        wait_for(lambda: any((r.get("text") or "").startswith(ANSWERED_LATE) and f"INC-{number} " in r["text"]
+                             for r in bot.replies(ALICE)), f"INC-{number}: the note that it went through")
     channel = provisioned(bot, number, deps).channel_id
     first, _ = bot.driver.user_posts(channel, BOB, f"Consumers of shard {rng.randint(1, 9)} stopped at 10:02")
     second, _ = bot.driver.user_posts(channel, CAROL, "Rolling back the consumer deploy")
@@ -152,7 +166,10 @@ def test_lifecycles_under_slack_faults_end_complete_and_never_doubled(chaos_bot,
     settle(bot)
     injected = bot.slack.faults()["injected"]
     bot.slack.clear_faults()
-    for _ in range(3):  # the worker's sweep, a few minutes on; the last one finds nothing to do
+    # The worker's sweep, a few minutes on. It takes at most 50 incidents of each kind a run
+    # (a minute apart, within Slack's rate limits), so with more lifecycles it takes more
+    # runs; the last ones find nothing to do.
+    for _ in range(3 + count // 50):
         worker.reconcile(deps, now=utcnow() + timedelta(minutes=5))
     worker.backfill_channels(deps)  # every 10 minutes: messages missed, captures' texts
 

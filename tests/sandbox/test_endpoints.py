@@ -187,3 +187,11 @@ def test_serve_forever_blocks_until_stopped_and_seed_can_be_off() -> None:
         thread.join(timeout=5)
     assert not thread.is_alive()
     SandboxServer().stop()  # never started: stopping must not hang
+
+
+def test_one_channel_is_looked_up_by_id(slack: WebClient, inspect: SandboxClient) -> None:
+    made = slack.conversations_create(name="inc-lookup")["channel"]["id"]
+    slack.conversations_create(name="inc-other")
+    assert inspect.channel(made)["name"] == "inc-lookup"
+    assert inspect.channel("C0NOPE") is None
+    assert len(inspect.channels()) > 2  # the seeded channels too
