@@ -281,9 +281,9 @@ def record_provisioning(
     """Store what provisioning made in Slack (``channel_id=``, ``card_ts=``, …).
 
     ``finished_at``: every resource the incident needs exists since then; the lease is
-    given back in the same UPDATE. One UPDATE by id without loading the row, because this runs
-    several times for every declaration: loading the incident in each step was a large
-    part of the CPU a declaration costs (docs/performance.md).
+    given back in the same UPDATE. One UPDATE by id without loading the row, because this
+    runs several times for every declaration: loading the incident in each step was a
+    large part of the CPU a declaration costs (docs/performance.md).
     """
     unknown = set(made) - _SLACK_RESOURCES
     if unknown:

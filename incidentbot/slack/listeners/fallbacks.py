@@ -5,8 +5,9 @@ Bolt answers those 404. Slack counts a non-2xx answer to an event as a failed de
 it delivers the event three more times, and turns event delivery off for an app that
 fails more than a few percent of them for an hour. Some requests come without being
 subscribed to (``app_rate_limited``), and an admin may subscribe the app to more events
-than the manifest does. A 404 to a click shows the person a warning sign and nothing else. So these are
-registered last and answer 200; a person who clicked or submitted is told what to do.
+than the manifest does. A 404 to a click shows the person a warning sign and nothing
+else. So these are registered last and answer 200; a person who clicked or submitted is
+told what to do.
 """
 
 from __future__ import annotations
