@@ -158,17 +158,16 @@ class Load:
         return click(self.driver, self.slack, target, ids.ACK, CAROL, kind="ack")
 
     def _resolve(self, target: Target, n: int) -> Sent:
-        summary = f"Rolled back release {n}"
-        response = self.driver.slash_command(f"resolve {summary}", user=CAROL, channel=target.channel_id)
-        form = command_form(response)
-        return Sent("resolve", response, 0, 0, key=form["trigger_id"], text=summary, target=target,
-                    response_url=form["response_url"])
+        return self._subcommand("resolve", CAROL, f"Rolled back release {n}", target)
 
     def _action(self, target: Target, n: int) -> Sent:
-        title = f"Add a retry budget to checkout {n}"
-        response = self.driver.slash_command(f"action {title}", user=BOB, channel=target.channel_id)
+        return self._subcommand("action", BOB, f"Add a retry budget to checkout {n}", target)
+
+    def _subcommand(self, kind: str, user: str, text: str, target: Target) -> Sent:
+        """``/incident <kind> <text>`` in the incident's channel."""
+        response = self.driver.slash_command(f"{kind} {text}", user=user, channel=target.channel_id)
         form = command_form(response)
-        return Sent("action", response, 0, 0, key=form["trigger_id"], text=title, target=target,
+        return Sent(kind, response, 0, 0, key=form["trigger_id"], text=text, target=target,
                     response_url=form["response_url"])
 
     def _message(self, target: Target, n: int) -> Sent:
