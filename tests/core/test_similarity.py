@@ -5,7 +5,6 @@ MIT), written as "title — description"; the PM numbers say which postmortem. A
 typical action items written for these tests, where the synonyms are the point.
 """
 
-import time
 
 import pytest
 
@@ -97,11 +96,10 @@ def test_a_wiki_page_is_not_paging():
     assert "alert" not in normalise("Build wiki page with common metrics/log queries")
 
 
-def test_very_long_text_is_cut_and_stays_quick():
+def test_very_long_text_is_cut_before_it_is_parsed():
+    # The cut is what keeps a pasted log cheap to match.
     text = "Pod restarts on node ip-10-0-1-12 after OOMKilled. " * 20_000 + "kyverno"
-    started = time.perf_counter()
     terms = normalise(text)
-    assert time.perf_counter() - started < 2
     assert "restart" in terms and "oomkill" in terms
     assert "kyverno" not in terms  # beyond MAX_CHARS
     assert len(terms) < MAX_CHARS

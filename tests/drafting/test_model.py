@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -153,13 +152,12 @@ def test_bad_answers_fall_back_to_the_offline_draft(reply: Reply, reason: str) -
     assert draft.timeline and all(row.source for row in draft.timeline)  # a full offline draft
 
 
-def test_timeout_falls_back_quickly() -> None:
+def test_timeout_falls_back_without_waiting_for_the_answer() -> None:
     with FakeOpenAI(lambda _request: Reply(content="{}", delay=10)) as fake:
-        started = time.monotonic()
         draft = draft_postmortem(history(), mode="model", client=client_for(fake),
                                  model_options=ModelOptions(timeout=0.5, max_retries=0))
-    assert time.monotonic() - started < 5
     assert "did not answer within 0.5s" in draft.model
+    assert len(fake.requests) == 1  # asked once, gave up at the timeout, no retry
 
 
 def test_server_down_falls_back() -> None:

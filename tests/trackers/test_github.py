@@ -13,7 +13,7 @@ from incidentbot.sandbox.trackers import FakeGitHub
 from incidentbot.trackers.base import TrackerError, retry_after
 from incidentbot.trackers.github import GitHubTracker, body, marker
 
-TIMEOUT = 0.5
+SHORT_TIMEOUT = 0.5  # the impatient client's (conftest)
 
 
 def spec(item_id: int = 12, title: str = "Add an alert on replica lag", **changes) -> ExportSpec:
@@ -68,7 +68,7 @@ def test_status_maps_open_completed_and_not_planned(github, github_client):
 
 def test_a_wrong_token_is_a_permanent_error_that_does_not_show_the_token(github):
     with GitHubTracker(token="ghp_wrong_secret", repository=github.repository, api_url=github.url,
-                       timeout=TIMEOUT, trust_env=False) as client:
+                       trust_env=False) as client:
         with pytest.raises(TrackerError) as caught:
             client.create(spec())
     error = caught.value
@@ -78,7 +78,7 @@ def test_a_wrong_token_is_a_permanent_error_that_does_not_show_the_token(github)
 
 
 def test_an_unknown_repository_is_the_configurations_problem(github):
-    with GitHubTracker(token=github.token, repository="acme/nope", api_url=github.url, timeout=TIMEOUT,
+    with GitHubTracker(token=github.token, repository="acme/nope", api_url=github.url,
                        trust_env=False) as client:
         with pytest.raises(TrackerError) as caught:
             client.create(spec())
@@ -125,10 +125,10 @@ def test_retry_after_reads_seconds_dates_and_githubs_reset():
     assert retry_after(httpx.Headers({})) is None
 
 
-def test_a_slow_answer_times_out_as_a_retryable_error(github, github_client):
-    github.slow(TIMEOUT * 4)
+def test_a_slow_answer_times_out_as_a_retryable_error(github, impatient_github_client):
+    github.slow(SHORT_TIMEOUT * 4)
     with pytest.raises(TrackerError) as caught:
-        github_client.status("acme/reliability#1")
+        impatient_github_client.status("acme/reliability#1")
     assert caught.value.retryable and "did not answer within 0.5 s" in caught.value.message
 
 
@@ -141,10 +141,11 @@ def test_a_tracker_that_is_down_is_a_retryable_error(github, github_client):
     assert github_client.create(spec()).key == "acme/reliability#1"
 
 
-def test_an_answer_lost_after_creating_is_found_again_instead_of_created_twice(github, github_client):
-    github.lose_next_create(TIMEOUT * 4)
+def test_an_answer_lost_after_creating_is_found_again_instead_of_created_twice(github, github_client,
+                                                                              impatient_github_client):
+    github.lose_next_create(SHORT_TIMEOUT * 4)
     with pytest.raises(TrackerError) as caught:
-        github_client.create(spec())
+        impatient_github_client.create(spec())
     assert caught.value.retryable
     assert len(github.all_issues()) == 1  # GitHub did create it
 
@@ -181,9 +182,9 @@ def test_a_deleted_issue_is_this_items_problem(github, github_client):
 
 def test_status_reads_the_repository_in_the_key(github):
     with FakeGitHub(repositories=("acme/old", "acme/new")) as server:
-        with GitHubTracker(token=server.token, repository="acme/new", api_url=server.url, timeout=TIMEOUT,
+        with GitHubTracker(token=server.token, repository="acme/new", api_url=server.url,
                            trust_env=False) as client:
-            with GitHubTracker(token=server.token, repository="acme/old", api_url=server.url, timeout=TIMEOUT,
+            with GitHubTracker(token=server.token, repository="acme/old", api_url=server.url,
                                trust_env=False) as old:
                 key = old.create(spec()).key
             server.close_issue(1, repository="acme/old")

@@ -11,7 +11,7 @@ from incidentbot.sandbox.trackers import FakeJira
 from incidentbot.trackers.base import TrackerError
 from incidentbot.trackers.jira import JiraTracker, description
 
-TIMEOUT = 0.5
+SHORT_TIMEOUT = 0.5  # the impatient client's (conftest)
 
 
 def spec(item_id: int = 7, title: str = "Document the failover runbook", **changes) -> ExportSpec:
@@ -27,7 +27,7 @@ def spec(item_id: int = 7, title: str = "Document the failover runbook", **chang
 
 def client_for(server: FakeJira, **changes) -> JiraTracker:
     options = dict(url=server.url, user=server.user, api_token=server.api_token, project=server.project,
-                   timeout=TIMEOUT, trust_env=False)
+                   trust_env=False)
     options.update(changes)
     return JiraTracker(**options)
 
@@ -109,10 +109,10 @@ def test_server_errors_and_rate_limits_are_retryable(jira, jira_client):
     assert jira.all_issues() == []
 
 
-def test_timeouts_and_refused_connections_are_retryable(jira, jira_client):
-    jira.slow(TIMEOUT * 4)
+def test_timeouts_and_refused_connections_are_retryable(jira, jira_client, impatient_jira_client):
+    jira.slow(SHORT_TIMEOUT * 4)
     with pytest.raises(TrackerError) as caught:
-        jira_client.status("OPS-1")
+        impatient_jira_client.status("OPS-1")
     assert caught.value.retryable
     jira.go_down()
     with pytest.raises(TrackerError) as caught:
@@ -120,10 +120,10 @@ def test_timeouts_and_refused_connections_are_retryable(jira, jira_client):
     assert caught.value.retryable and "cannot reach Jira" in caught.value.message
 
 
-def test_an_answer_lost_after_creating_is_found_by_its_label(jira, jira_client):
-    jira.lose_next_create(TIMEOUT * 4)
+def test_an_answer_lost_after_creating_is_found_by_its_label(jira, jira_client, impatient_jira_client):
+    jira.lose_next_create(SHORT_TIMEOUT * 4)
     with pytest.raises(TrackerError):
-        jira_client.create(spec())
+        impatient_jira_client.create(spec())
     assert len(jira.all_issues()) == 1
 
     found = jira_client.find(spec())

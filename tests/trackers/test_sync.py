@@ -74,7 +74,7 @@ def test_two_concurrent_exporters_create_each_issue_exactly_once(engine, github,
     def exporter():
         try:
             with GitHubTracker(token=github.token, repository=github.repository, api_url=github.url,
-                               timeout=2, trust_env=False) as client:
+                               trust_env=False) as client:
                 start.wait()
                 results.append(sync.export_pending(engine, POLICY, client, now=T))
         except Exception as error:  # pragma: no cover - reported below
@@ -155,16 +155,15 @@ def test_rate_limited_exports_wait_as_long_as_github_asked(engine, github, githu
     assert sync.sweep(engine, POLICY, github_client, now=T + timedelta(minutes=10)).exported == 2
 
 
-def test_an_answer_lost_after_creating_does_not_make_a_second_issue(engine, github):
+def test_an_answer_lost_after_creating_does_not_make_a_second_issue(engine, github, github_client,
+                                                                    impatient_github_client):
     [item_id] = make_items(engine, "Add an alert on replica lag")
     github.lose_next_create(2.0)
-    with GitHubTracker(token=github.token, repository=github.repository, api_url=github.url, timeout=0.3,
-                       trust_env=False) as client:
-        lost = sync.sweep(engine, POLICY, client, now=T)
-        assert lost.failed == 1 and "did not answer" in item(engine, item_id).export_error
-        assert len(github.all_issues()) == 1  # created, but we never heard
+    lost = sync.sweep(engine, POLICY, impatient_github_client, now=T)
+    assert lost.failed == 1 and "did not answer" in item(engine, item_id).export_error
+    assert len(github.all_issues()) == 1  # created, but we never heard
 
-        retried = sync.sweep(engine, POLICY, client, now=T + timedelta(minutes=1))
+    retried = sync.sweep(engine, POLICY, github_client, now=T + timedelta(minutes=1))
 
     assert retried.exported == 1
     assert item(engine, item_id).external_key == "acme/reliability#1"
@@ -195,7 +194,7 @@ def test_a_worker_that_died_mid_export_leaves_a_claim_that_expires(engine, githu
 
 def test_bad_credentials_are_recorded_and_not_retried_hot(engine, github):
     [item_id] = make_items(engine, "Add an alert on replica lag")
-    with GitHubTracker(token="ghp_wrong", repository=github.repository, api_url=github.url, timeout=0.5,
+    with GitHubTracker(token="ghp_wrong", repository=github.repository, api_url=github.url,
                        trust_env=False) as client:
         result = sync.sweep(engine, POLICY, client, now=T)
         assert result.failed == 1
