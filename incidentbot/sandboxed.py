@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from incidentbot.core.policy import Policy, load_policy
 from incidentbot.db import make_engine, migrate
+from incidentbot.sandbox.constants import TRIGGER_LIFETIME_SECONDS
 from incidentbot.sandbox.client import SandboxClient
 from incidentbot.sandbox.driver import SlackDriver
 from incidentbot.sandbox.server import SandboxServer
@@ -35,9 +36,12 @@ class SandboxedBot:
 
 
 @contextmanager
-def bot_on_sandbox(database_url: str | None = None, **settings: str) -> Iterator[SandboxedBot]:
-    """``settings`` are extra Settings values (e.g. ``log_level="WARNING"``)."""
-    with tempfile.TemporaryDirectory(prefix="incidentbot-") as tmp, SandboxServer() as sandbox:
+def bot_on_sandbox(database_url: str | None = None, *, trigger_lifetime: float = TRIGGER_LIFETIME_SECONDS,
+                   **settings: str) -> Iterator[SandboxedBot]:
+    """``settings`` are extra Settings values (e.g. ``log_level="WARNING"``); ``trigger_lifetime``
+    is how long the sandbox accepts a trigger_id (Slack: 3 s)."""
+    with (tempfile.TemporaryDirectory(prefix="incidentbot-") as tmp,
+          SandboxServer(trigger_lifetime=trigger_lifetime) as sandbox):
         url = database_url or f"sqlite:///{Path(tmp) / 'incidentbot.db'}"
         migrate(url)
         config = load_settings(slack_bot_token="xoxb-sandbox", slack_signing_secret=secrets.token_hex(16),

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 from sqlalchemy import text
@@ -100,6 +101,11 @@ class Load:
         for thread in self._threads:
             thread.start()
         return self
+
+    def recorded(self) -> list[Sent]:
+        """What has been answered so far (the load may still be running)."""
+        with self._lock:
+            return list(self.sent)
 
     def stop(self) -> list[Sent]:
         self._stop.set()
@@ -193,18 +199,32 @@ def click(driver: SlackDriver, slack: SandboxClient, target: Target, action_id: 
 # -- reading what happened ------------------------------------------------------------------
 
 
-def settle(bot) -> None:
+# How long the bot must stay still before its background work is taken as over. Only
+# after the concrete condition a caller passes (e.g. every declarer told) is met: a
+# provisioning blocked on PostgreSQL's 2 s connect timeout is quiet for that long.
+QUIET_SECONDS = 5.0
+
+
+def settle(bot, until: Callable[[], Any] | None = None, what: str = "") -> None:
     """Wait until the bot's work after its answers (provisioning, posting, replying) is
-    over: no Slack call and no reply for 1.5 seconds."""
-    seen: list[tuple[int, int]] = []
+    over: first until ``until`` holds (what the caller is about to check), then until
+    there has been no Slack call and no reply for QUIET_SECONDS (anything else still
+    trickling in). The deadlines only bound a hang."""
+    if until is not None:
+        wait_for(until, what or "the bot's background work", timeout=120)
+    seen: tuple[int, int] | None = None
+    still_since = time.monotonic()
 
     def quiet() -> bool:
-        seen.append((len(bot.slack.calls()), len(bot.slack.responses())))
-        if len(seen) > 6 and len(set(seen[-7:])) == 1:
+        nonlocal seen, still_since
+        now = (len(bot.slack.calls()), len(bot.slack.responses()))
+        if now != seen:
+            seen, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= QUIET_SECONDS:
             return True
         time.sleep(0.25)
         return False
-    wait_for(quiet, "the bot's background work to finish")
+    wait_for(quiet, "the bot's background work to finish", timeout=120)
 
 
 def status_of(url: str) -> int:
@@ -248,6 +268,22 @@ def outcome(s: Sent, replies: list[str]) -> str:
         return "refused"
     assert s.response.body == "" and DATABASE_DOWN not in replies
     return "done"
+
+
+def refused(s: Sent, replies: list[str]) -> bool:
+    """Whether ``s`` has been refused, as far as can be seen yet: ``outcome``'s refusals,
+    without its checks, for use while the load runs (an ack's refusal is a reply that
+    comes after its answer)."""
+    body = s.response.json
+    if s.kind == "message":
+        return s.response.status == 503
+    if s.kind == "declare":
+        return (body or {}).get("text") == DATABASE_DOWN_DECLARING
+    if s.kind == "update":
+        return bool(body) and body.get("response_action") == "errors"
+    if s.kind == "ack":
+        return DATABASE_DOWN in replies
+    return body == {"response_type": "ephemeral", "text": DATABASE_DOWN}
 
 
 def replies_by_url(bot) -> dict[str, list[str]]:

@@ -27,6 +27,44 @@ STATUS_LABELS = {"open": "Open", "done": "Done", "wont_do": "Won't do", "merged"
 _OPEN_ITEMS = ("open", "in_progress")
 
 
+@dataclass(frozen=True)
+class IncidentBrief:
+    """What the backlog reads of a linked incident: its score input and what views show."""
+
+    id: int
+    number: int
+    title: str
+    private: bool
+    declared_at: datetime
+    link: LinkedIncident
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return self.link.services
+
+    @property
+    def severity(self) -> str:
+        return self.link.severity_id
+
+
+@dataclass(frozen=True)
+class ActionItemBrief:
+    """What the backlog reads of an action item: enough to count, date, name and export it."""
+
+    id: int
+    backlog_item_id: int
+    incident_id: int
+    status: str
+    due_at: datetime | None
+    title: str
+    owner: str | None
+    external_url: str | None
+
+
 @dataclass
 class Attachment:
     backlog_item: BacklogItem
@@ -40,8 +78,8 @@ class Ranked:
 
     item: BacklogItem
     score: Score
-    action_items: list[ActionItem]
-    incidents: list[Incident]  # linked incidents, most recent first
+    action_items: list[ActionItemBrief] | list[ActionItem]
+    incidents: list[IncidentBrief] | list[Incident]  # linked incidents, most recent first
 
     @property
     def private_only(self) -> bool:
@@ -222,43 +260,71 @@ def set_effort(session: Session, item: BacklogItem, effort: str | None, *, now: 
 def ranked(session: Session, policy: Policy, *, now: datetime, service: str | None = None,
            team: str | None = None, statuses: tuple[str, ...] = ("open",),
            include_private: bool = False) -> list[Ranked]:
-    """Backlog items by score, highest first; four queries whatever the number of items.
+    """Backlog items by score, highest first; three queries whatever the number of items.
 
     ``include_private=False`` leaves out items whose only incidents are private (their
     titles describe those incidents); private incidents still count in other items' scores.
     """
     items = list(session.exec(select(BacklogItem).where(col(BacklogItem.status).in_(list(statuses)))))
-    actions = _group(session.exec(select(ActionItem).where(
-        col(ActionItem.backlog_item_id).in_([i.id for i in items]))), "backlog_item_id")
+    # Plain rows of only the columns read, not ORM objects: a large backlog links tens of
+    # thousands of action items and incidents, and building those was most of the time.
+    actions = _group((ActionItemBrief(*row) for row in session.exec(
+        select(*_ACTION_ITEM_BRIEF).where(col(ActionItem.backlog_item_id).in_([i.id for i in items])))),
+        "backlog_item_id")
     incident_ids = {a.incident_id for group in actions.values() for a in group}
-    incidents = {i.id: i for i in session.exec(select(Incident).where(col(Incident.id).in_(list(incident_ids))))}
+    ranks: dict[str, int] = {}
+    incidents = {row.id: _brief(policy, row, ranks) for row in session.exec(
+        select(*_INCIDENT_BRIEF).where(col(Incident.id).in_(list(incident_ids))))}
     result = []
     for item in items:
-        linked = sorted({incidents[a.incident_id].id: incidents[a.incident_id]
-                         for a in actions.get(item.id, [])}.values(), key=lambda i: i.number, reverse=True)
-        entry = Ranked(item, score_of(policy, item, actions.get(item.id, []), linked, now), actions.get(item.id, []),
-                       linked)
+        mine = actions.get(item.id, [])
+        linked = sorted((incidents[i] for i in {a.incident_id for a in mine}), key=lambda i: i.number, reverse=True)
+        entry = Ranked(item, _score(policy, item, mine, [i.link for i in linked], now), mine, linked)
         if (include_private or not entry.private_only) and _concerns(policy, entry, service, team):
             result.append(entry)
     return sorted(result, key=lambda r: (-r.score.total, r.item.id))
 
 
+_ACTION_ITEM_BRIEF = (ActionItem.id, ActionItem.backlog_item_id, ActionItem.incident_id, ActionItem.status,
+                      ActionItem.due_at, ActionItem.title, ActionItem.owner, ActionItem.external_url)
+_INCIDENT_BRIEF = (Incident.id, Incident.number, Incident.title, Incident.severity, Incident.services,
+                   Incident.private, Incident.declared_at, Incident.started_at, Incident.mitigated_at,
+                   Incident.resolved_at)
+
+
+def _brief(policy: Policy, row, ranks: dict[str, int]) -> IncidentBrief:
+    if row.severity not in ranks:  # looked up once per severity: the policy's lookup normalises names
+        ranks[row.severity] = _severity_rank(policy, row.severity)
+    return IncidentBrief(id=row.id, number=row.number, title=row.title, private=row.private,
+                         declared_at=row.declared_at, link=_linked(policy, row, ranks[row.severity]))
+
+
 def score_of(policy: Policy, item: BacklogItem, action_items: list[ActionItem], incidents: list[Incident],
              now: datetime) -> Score:
+    return _score(policy, item, action_items,
+                  [_linked(policy, i, _severity_rank(policy, i.severity)) for i in incidents], now)
+
+
+def _score(policy: Policy, item: BacklogItem, action_items: list, linked: list[LinkedIncident],
+           now: datetime) -> Score:
     now = ensure_utc(now)
     open_items = [a for a in action_items if a.status in _OPEN_ITEMS]
     overdue = [a for a in open_items if a.due_at is not None and a.due_at <= now]
     return score(ScoreInput(
-        incidents=tuple(_linked(policy, incident) for incident in incidents), created_at=item.created_at,
+        incidents=tuple(linked), created_at=item.created_at,
         now=now, open_items=len(open_items), overdue_items=len(overdue), effort=item.effort),
         policy.backlog.weights)
 
 
-def _linked(policy: Policy, incident: Incident) -> LinkedIncident:
+def _severity_rank(policy: Policy, severity: str) -> int:
     try:
-        rank = policy.severity_rank(incident.severity)
+        return policy.severity_rank(severity)
     except KeyError:  # a severity removed from the policy since: count it as the mildest
-        rank = len(policy.severities) - 1
+        return len(policy.severities) - 1
+
+
+def _linked(policy: Policy, incident, rank: int) -> LinkedIncident:
+    """The score's view of an incident (an ``Incident`` or a row with the same columns)."""
     services = tuple(incident.services or ())
     teams = tuple(sorted({s.team for s in policy.services if s.name in services}))
     return LinkedIncident(number=incident.number, severity_rank=rank, severity_count=len(policy.severities),
@@ -267,6 +333,8 @@ def _linked(policy: Policy, incident: Incident) -> LinkedIncident:
 
 
 def _concerns(policy: Policy, entry: Ranked, service: str | None, team: str | None) -> bool:
+    if service is None and team is None:
+        return True
     services = set(entry.item.services) | {s for i in entry.incidents for s in (i.services or [])}
     if service is not None and service not in services:
         return False

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from incidentbot.sandbox.api import ApiResult, _readable, call_method
-from incidentbot.sandbox.constants import DEFAULT_TOKEN
+from incidentbot.sandbox.constants import DEFAULT_TOKEN, TRIGGER_LIFETIME_SECONDS
 from incidentbot.sandbox.endpoints import handle_sandbox, permalink_target, receive_file
 from incidentbot.sandbox.faults import Fault, FaultInjector, handle_faults
 from incidentbot.sandbox.state import SandboxState
@@ -190,10 +190,11 @@ class SandboxServer:
         tokens: tuple[str, ...] = (DEFAULT_TOKEN,),
         seed: bool = True,
         clock: Callable[[], float] = time.time,
+        trigger_lifetime: float = TRIGGER_LIFETIME_SECONDS,
     ) -> None:
         require_loopback(host)
         self.tokens = tuple(tokens)
-        self.state = SandboxState(seed=seed, clock=clock)
+        self.state = SandboxState(seed=seed, clock=clock, trigger_lifetime=trigger_lifetime)
         self.faults = FaultInjector()
         self._httpd = _HTTPServer((host, port), self)
         self.state.base_url = self.url

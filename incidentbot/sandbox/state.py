@@ -135,8 +135,10 @@ class RateLimit:
 class SandboxState:
     """The whole fake workspace. Hold `lock` while reading or changing anything."""
 
-    def __init__(self, *, seed: bool = True, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, seed: bool = True, clock: Callable[[], float] = time.time,
+                 trigger_lifetime: float = TRIGGER_LIFETIME_SECONDS) -> None:
         self.lock = threading.RLock()
+        self.trigger_lifetime = trigger_lifetime
         self.clock = clock
         self.seeded = seed
         self.base_url = "http://127.0.0.1/"
@@ -346,7 +348,7 @@ class SandboxState:
                 raise SlackError("invalid_trigger_id")
             if trigger["used"]:
                 raise SlackError("exchanged_trigger_id")
-            if self.clock() - trigger["minted_at"] > TRIGGER_LIFETIME_SECONDS:
+            if self.clock() - trigger["minted_at"] > self.trigger_lifetime:
                 raise SlackError("expired_trigger_id")
             trigger["used"] = True
             return trigger

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def wait_for(probe: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+def wait_for(probe: Callable[[], Any], what: str, timeout: float = 120.0) -> Any:
     """Poll until ``probe`` returns something truthy, and return it.
 
     The timeout only bounds a hang (tests assert outcomes, never speed).

@@ -65,7 +65,7 @@ def create_app(
 def build_deps(settings: Settings, *, policy: Policy | None = None, engine: Engine | None = None) -> Deps:
     require(settings, "slack_bot_token", for_what="talking to Slack")
     token = settings.slack_bot_token.get_secret_value()
-    client = make_client(token, settings.slack_api_url)
+    client = make_client(token, settings.slack_api_url, timeout=settings.slack_timeout_seconds)
     fast = make_client(token, settings.slack_api_url, timeout=2, retries=False)
     return Deps(
         settings=settings,

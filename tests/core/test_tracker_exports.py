@@ -134,7 +134,7 @@ def test_a_claim_waits_for_a_concurrent_one_and_then_loses(engine):
         worker.start()
         worker.join(0.3)  # PostgreSQL: blocked on the row lock; SQLite: waiting for the write lock
         one.commit()
-        worker.join(20)
+        worker.join(60)
     assert claims["one"] is not None and claims["two"] is None
 
 

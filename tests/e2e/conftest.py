@@ -22,7 +22,7 @@ from incidentbot.settings import Settings, load_settings
 from incidentbot.slack.app import build_deps
 from incidentbot.slack.deps import Deps
 from incidentbot.web import LocalServer, create_wsgi_app
-from tests_support import wait_for
+from tests_support import E2E_TRIGGER_LIFETIME, wait_for
 
 @dataclass
 class Bot:
@@ -57,7 +57,7 @@ class Bot:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
+    with SandboxServer(trigger_lifetime=E2E_TRIGGER_LIFETIME) as server:
         yield server
 
 

@@ -3,7 +3,7 @@ nothing is half-written.
 
 The bot's real WSGI app on loopback and the sandbox Slack, its database on a PostgreSQL
 server of the test's own (``own_postgres``). Three threads send signed requests
-(``outage_support.Load``) while that server is stopped twice for two seconds: ``pg_ctl
+(``outage_support.Load``) while that server is stopped twice, for a few seconds: ``pg_ctl
 stop -m fast`` (sessions closed) and ``-m immediate`` (killed, crash recovery at the next
 start). The bot itself is never restarted. Then:
 
@@ -43,15 +43,17 @@ from incidentbot.sandbox.constants import BOT_USER_ID
 from incidentbot.sandboxed import bot_on_sandbox
 from incidentbot.slack import ids, modals, provisioning
 from incidentbot.slack.app import build_deps
+from incidentbot.slack.blocks import ANSWERED_LATE
 from incidentbot.timeutil import utcnow
-from outage_support import (Form, Load, Sent, Target, all_incidents, click, command_form, keyed, outcome,
-                             replies_by_url, settle, status_of, stored)
-from tests_support import BOB, CAROL, GENERAL, INCIDENTS, wait_for, soak
+from outage_support import (EVERY, Form, Load, Sent, Target, all_incidents, click, command_form, keyed, outcome,
+                             refused, replies_by_url, settle, status_of, stored)
+from tests_support import BOB, CAROL, E2E_TRIGGER_LIFETIME, GENERAL, INCIDENTS, wait_for, soak
 
 pytestmark = pytest.mark.postgres
 
 SOAK = soak()
 MODES = ("fast", "immediate") * SOAK
+# DOWN_SECONDS is the least: the server stays down until outage() has seen what it needs.
 UP_SECONDS, DOWN_SECONDS = 1.0, 2.0
 # Enough to last the whole load at outage_support.EVERY's pace.
 ACK_TARGETS, RESOLVE_TARGETS, FORMS = 12 * SOAK, 10 * SOAK, 20 * SOAK
@@ -70,12 +72,18 @@ SWEEPS = {  # the worker's jobs, and the name each one's lock is logged under
 # when the database goes: its channel (fast) or its card (immediate) then exists in
 # Slack and not in the database, and the worker's reconcile sweep has to finish it.
 INTERRUPTED_AT = {"fast": "conversations.create", "immediate": "conversations.invite"}
+# How long Slack holds that call's answer: enough for pg_ctl stop to take effect first on
+# a slow machine (a fast stop refuses new connections as soon as it begins), and below
+# the bot's Slack client timeout (settings.slack_timeout_seconds, 10 s), past which the
+# answer would be lost instead of late. The server then stays down until the declarer
+# has been told, so the rest of that provisioning certainly meets a stopped database.
+HOLD_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
 class Window:
     mode: str
-    began: float  # pg_ctl stop called
+    began: float  # pg_ctl stop called (a request may be refused from then on)
     ended: float  # pg_ctl start returned: the server answers again
     declare: Sent  # the declaration caught mid-way
 
@@ -94,7 +102,7 @@ def outage_url(own_postgres: pgserver.PostgresServer):
 
 @pytest.fixture
 def outage_bot(outage_url: str):
-    with bot_on_sandbox(outage_url) as bot:
+    with bot_on_sandbox(outage_url, trigger_lifetime=E2E_TRIGGER_LIFETIME) as bot:
         yield bot
 
 
@@ -114,12 +122,15 @@ def test_postgres_restarted_under_load(own_postgres, outage_bot, worker_deps, ca
     load = Load(bot.driver, bot.slack, forms=open_update_forms(bot, to_ack, FORMS), to_ack=to_ack,
                 to_resolve=to_resolve, channels=to_ack).start()
     try:
-        windows = [outage(bot, own_postgres, mode, worker_deps) for mode in MODES]
+        windows = [outage(bot, own_postgres, mode, worker_deps, load) for mode in MODES]
         time.sleep(UP_SECONDS)
     finally:
         sent = load.stop()
     assert load.errors == []
-    settle(bot)
+    # What the checks below read comes after the answers: each declarer's reply (after
+    # provisioning, which may be blocked on a connect timeout), each button's refusal.
+    settle(bot, until=lambda: declarers_told(bot, sent + [w.declare for w in windows]) and acks_settled(bot, sent),
+           what="every declarer told, every acknowledgement stored or refused")
 
     outcomes = check_answers(bot, sent, windows)
     check_refused_changed_nothing(bot, sent, outcomes)
@@ -152,7 +163,15 @@ def declare_targets(bot, count: int) -> list[Target]:
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda i: bot.driver.slash_command(f"Payments degraded {i} sev2", user=BOB,
                                                                    channel=GENERAL), range(count)))
-    assert all(a.json["text"].startswith("Declaring INC-") for a in answers)
+    # Setting up, not a test of answering in time: on a loaded machine Bolt may give up
+    # waiting for an ack (3 s, a 404 to Slack). The declaration still went through, and
+    # the bot says so first in its reply (declaring.noting_late).
+    assert all(a.status in (200, 404) for a in answers), [a.body for a in answers]
+    assert all(a.json["text"].startswith("Declaring INC-") for a in answers if a.status == 200)
+    for late in (a for a in answers if a.status == 404):
+        url = command_form(late)["response_url"]
+        wait_for(lambda u=url: [t for t in replies_by_url(bot).get(u, []) if t.startswith(ANSWERED_LATE + "\n")],
+                 "the late declaration's reply", timeout=120)
 
     def provisioned() -> list[Incident] | None:
         found = all_incidents(bot)
@@ -174,14 +193,16 @@ def open_update_forms(bot, targets: list[Target], count: int) -> list[Form]:
     return forms
 
 
-def outage(bot, server: pgserver.PostgresServer, mode: str, deps) -> Window:
-    """Some normal load; a declaration caught mid-way (its ``INTERRUPTED_AT`` call made
-    slow); the server down for DOWN_SECONDS, while /healthz says so and the worker's
-    sweeps return quietly; then the server up again, and the bot left as it was."""
+def outage(bot, server: pgserver.PostgresServer, mode: str, deps, load: Load) -> Window:
+    """Some normal load; a declaration caught mid-way (its ``INTERRUPTED_AT`` call held);
+    the server down, while /healthz says so and the worker's sweeps return quietly, for
+    at least DOWN_SECONDS and until the caught declaration has met the stopped database
+    and the load has been refused what the checks need; then the server up again, and
+    the bot left as it was."""
     time.sleep(UP_SECONDS)
     method = INTERRUPTED_AT[mode]
     before = slowed(bot, method)
-    bot.slack.add_fault(method, "slow", seconds=1.0, times=1)
+    bot.slack.add_fault(method, "slow", seconds=HOLD_SECONDS, times=1)
     declare = Sent("declare", bot.driver.slash_command(f"Cart failing before a {mode} stop sev3", user=CAROL,
                                                        channel=GENERAL), 0, 0)
     declare.key, declare.response_url = (command_form(declare.response)[k] for k in ("trigger_id", "response_url"))
@@ -189,10 +210,27 @@ def outage(bot, server: pgserver.PostgresServer, mode: str, deps) -> Window:
     wait_for(lambda: slowed(bot, method) > before, f"a declaration's {method} under way")
     began = time.monotonic()
     server.shutdown(mode)
+    down = time.monotonic()  # pg_ctl stop can take seconds on a slow machine: the least down time counts from here
     assert status_of(health_url(bot)) == 503
     for name, sweep in SWEEPS.items():
         assert sweep(deps) == 0, name
-    time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - began)))
+
+    def enough() -> bool:
+        """The caught declaration's declarer was told (its provisioning is over, having
+        met the stopped database), the load has been refused each kind of request
+        (check_answers needs one of each) and a message in this outage (a 503, which
+        Slack delivers again), and the least down time is over."""
+        replies = replies_by_url(bot)
+        sent = load.recorded()
+        kinds = {s.kind for s in sent if refused(s, replies.get(s.response_url, []))}
+        message = any(s.kind == "message" and s.response.status == 503 and s.started >= began for s in sent)
+        if replies.get(declare.response_url) and kinds == set(EVERY) and message \
+                and time.monotonic() - down >= DOWN_SECONDS:
+            return True
+        time.sleep(0.1)
+        return False
+    wait_for(enough, f"the caught declaration's reply and refusals of every kind during the {mode} outage",
+             timeout=120)
     server.start_again()
     ended = time.monotonic()
     assert status_of(health_url(bot)) == 200
@@ -239,6 +277,21 @@ def check_answers(bot, sent: list[Sent], windows: list[Window]) -> dict[int, str
     return outcomes
 
 
+def declarers_told(bot, declares: list[Sent]) -> bool:
+    """Whether the declarer of each incident that ``declares`` made has been told how it
+    went (the last step of declaring, after provisioning)."""
+    urls = {f"command:{s.key}": s.response_url for s in declares if s.kind == "declare"}
+    replies = replies_by_url(bot)
+    return all(replies.get(urls[i.request_key]) for i in all_incidents(bot) if i.request_key in urls)
+
+
+def acks_settled(bot, sent: list[Sent]) -> bool:
+    """Whether each click on Acknowledge is stored or its refusal has come (after the answer)."""
+    replies = replies_by_url(bot)
+    with Session(bot.engine) as session:
+        return all(replies.get(s.response_url) or stored(session, s) for s in sent if s.kind == "ack")
+
+
 def check_declarers_told(bot, declares: list[Sent]) -> set[int]:
     """Each declared incident's declarer was told it is declared, or, when its channel
     could not be set up, that it will be finished in the background (and it is not
@@ -277,7 +330,9 @@ def try_again(bot, sent: list[Sent], outcomes: dict[int, str]) -> None:
         with Session(bot.engine) as session:
             return all(stored(session, s) for s in again)
     wait_for(all_stored, "what was tried again to be stored")
-    settle(bot)
+    # The declarations made again provision in the background: over before the reconcile
+    # sweep counts what is left to finish.
+    settle(bot, until=lambda: declarers_told(bot, again), what="the declarers who tried again to be told")
 
 
 def check_serves_normally(bot) -> None:
@@ -299,7 +354,9 @@ def check_serves_normally(bot) -> None:
         with Session(bot.engine) as session:
             return stored(session, posted) and stored(session, with_ack)
     wait_for(done, "the acknowledgement and the message to be stored")
-    settle(bot)
+    form = command_form(fresh)
+    declared = Sent("declare", fresh, 0, 0, key=form["trigger_id"], response_url=form["response_url"])
+    settle(bot, until=lambda: declarers_told(bot, [declared]), what=f"INC-{number}'s declarer to be told")
     assert replies_by_url(bot).get(clicked.response_url, []) == []
 
 
@@ -319,7 +376,9 @@ def retry(bot, s: Sent) -> Sent:
     command = command_form(s.response)
     answer = bot.driver.slash_command(command["text"], user=command["user_id"], channel=command["channel_id"])
     assert answer.status == 200 and outcome(Sent(s.kind, answer, 0, 0), []) == "done", answer.body
-    return Sent(s.kind, answer, 0, 0, key=command_form(answer)["trigger_id"], text=s.text, target=s.target)
+    form = command_form(answer)
+    return Sent(s.kind, answer, 0, 0, key=form["trigger_id"], text=s.text, target=s.target,
+                response_url=form["response_url"])
 
 
 # -- nothing half-written -----------------------------------------------------------------------------

@@ -40,7 +40,8 @@ def test_quick_declare_opens_channel_card_and_announcement(bot):
     assert f"<#{incident.channel_id}>" in " ".join(mrkdwn_texts(announcement["blocks"]))
 
     reply = wait_for(lambda: bot.replies(ALICE), "the declared reply")
-    assert reply[-1]["text"] == f"INC-1 is declared. Head to <#{incident.channel_id}>."
+    # endswith: on a loaded machine the ack itself can be late, and the reply then says so first.
+    assert reply[-1]["text"].endswith(f"INC-1 is declared. Head to <#{incident.channel_id}>.")
     with Session(bot.engine) as session:
         [declared] = timeline.events(session, incident)
     assert (declared.kind, declared.actor) == ("declared", ALICE)
@@ -202,9 +203,11 @@ def test_a_declaration_answered_too_late_says_it_went_through(bot):
 
 
 def test_a_declaration_the_database_held_past_slacks_3_seconds(bot):
-    """Storing waited 3.5 s for the database: Bolt gave up on the ack and Slack showed an
-    error, but the incident is declared once and the declarer is told so."""
-    with _database_busy(bot.engine, seconds=3.5):
+    """Storing waited for the database past Slack's 3 s: Bolt gave up on the ack and Slack
+    showed an error, but the incident is declared once and the declarer is told so."""
+    # 7 s from taking the lock: the command must reach the bot in under 4 s for the ack to be
+    # late, whatever the machine's load (SQLite's busy timeout is 15 s).
+    with _database_busy(bot.engine, seconds=7):
         ack = bot.driver.slash_command("Payments timing out sev1", user=ALICE, channel=GENERAL)
     assert "Declaring INC-1" not in ack.body  # what Slack got was not the ack
     incident = bot.wait_provisioned(1)

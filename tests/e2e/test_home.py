@@ -12,6 +12,7 @@ from incidentbot.db import session_scope
 from incidentbot.models import Incident, Postmortem
 from incidentbot.slack import home
 from incidentbot.slack.provisioning import provision
+from delivery_support import quiet
 from tests_support import ALICE, BOB, CAROL, GENERAL, mrkdwn_texts, wait_for
 
 SECRET_TITLE = "Signing keys leaked in build logs"
@@ -102,9 +103,11 @@ def test_a_retried_delivery_publishes_once(bot):
     # Slack's first delivery and its three retries (X-Slack-Retry-Num 1-3), same event_id.
     for retry_num in (None, 1, 2, 3):
         assert bot.driver.event(event, event_id="Ev0HOMEOPEN1", retry_num=retry_num).status == 200
-    # A later, different delivery: once its Home is out, the retries above are long done.
+    # Another event id is another opening, not a retry: it publishes too.
     bot.driver.event({**event, "user": ALICE, "channel": "D0ALICE"}, event_id="Ev0HOMEOPEN2")
-    wait_for(lambda: publishes_for(bot, ALICE), "Alice's Home")
+    # Events are acked first and handled in a thread pool, in any order: wait for both
+    # Homes, then for the bot to settle, so a second publish for Carol would be seen.
+    quiet(bot, lambda: publishes_for(bot, CAROL) and publishes_for(bot, ALICE), "Carol's and Alice's Homes")
     assert len(publishes_for(bot, CAROL)) == 1 and len(publishes_for(bot, ALICE)) == 1
     assert home_of(bot, CAROL)["blocks"]
 
@@ -112,7 +115,8 @@ def test_a_retried_delivery_publishes_once(bot):
 def test_messages_tab_is_left_alone(bot):
     event = {"type": "app_home_opened", "user": CAROL, "channel": "D0CAROL", "tab": "messages"}
     assert bot.driver.event(event).status == 200
-    open_home(bot, ALICE)  # handled after Carol's event, so hers had its chance
+    open_home(bot, ALICE)  # Homes do get published (the check below is not vacuous)
+    quiet(bot)  # events are handled in any order, Alice's may go first: let Carol's have its chance
     assert home_of(bot, CAROL) is None
 
 

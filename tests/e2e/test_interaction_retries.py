@@ -86,10 +86,16 @@ def declare_by_form_four_times(bot):
     bot.driver.slash_command("", user=BOB, channel=GENERAL)
     submitted = submit(bot, BOB, ids.DECLARE_VIEW, {"title": {"title": "Orders stuck in queue"},
                                                      "severity": {"severity": "SEV2"}})
-    answers = send_all(bot, [(submitted, {})] * (4 * SOAK), at_once=True)
-    assert [a.body for a in answers] == [""] * len(answers)  # the form closes, every time
+    answers = send_all(bot, [(submitted, {})] * (4 * SOAK), at_once=True, late_acks=True)
+    answered = [a.body for a in answers if a.status == 200]
+    assert answered == [""] * len(answered)  # the form closes, every time it is answered
     incident = bot.wait_provisioned(1)
-    quiet(bot, lambda: [r for r in bot.replies(BOB) if "is declared" in r.get("text", "")], "the declarer's answer")
+
+    def declared():  # everything the asserts below count, each at least once
+        return ([r for r in bot.replies(BOB) if "is declared" in r.get("text", "")]
+                and lines(bot, incident.channel_id, "INC-1: Orders stuck in queue")
+                and lines(bot, INCIDENTS, "INC-1 declared"))
+    quiet(bot, declared, "the card, the announcement and the declarer's answer")
     assert len(bot.incidents()) == 1 and len(bot.slack.calls("conversations.create")) == 1
     assert len(lines(bot, incident.channel_id, "INC-1: Orders stuck in queue")) == 1  # one card
     assert len(lines(bot, INCIDENTS, "INC-1 declared")) == 1
@@ -102,8 +108,11 @@ def card_button_clicked_by_everyone(bot, incident, action_id: str, line: str, ki
     channel = incident.channel_id
     card = bot.slack.message(channel, incident.card_ts)
     requests = clicks(bot, channel, card, action_id, [ALICE] + [ALICE, BOB, BOB] * SOAK)
-    send_all(bot, requests, at_once=True)
-    quiet(bot, lambda: lines(bot, channel, line))
+    send_all(bot, requests, at_once=True, late_acks=True)
+    # The other clicks answer once the winner's change is committed: wait for each of them.
+    quiet(bot, lambda: lines(bot, channel, line)
+          and len(said_privately(bot, f"INC-1 is already {kind}.")) >= len(requests) - 1,
+          f"the {kind} line and a notice for every other click")
     assert len(lines(bot, channel, line)) == 1
     assert kinds(bot, incident)[kind] == 1
     stale = said_privately(bot, f"INC-1 is already {kind}.")
@@ -119,8 +128,9 @@ def update_form_four_times(bot, incident) -> None:
     submitted = submit(bot, BOB, ids.UPDATE_VIEW, {
         "status": {"status": "identified"}, "text": {"text": "A poison message; restarting consumers"},
         "next_update": {"next_update": "30"}})
-    send_all(bot, [(submitted, {})] * (4 * SOAK), at_once=True)
-    quiet(bot, lambda: lines(bot, INCIDENTS, "Update on INC-1"))
+    send_all(bot, [(submitted, {})] * (4 * SOAK), at_once=True, late_acks=True)
+    quiet(bot, lambda: lines(bot, channel, "Update on INC-1") and lines(bot, INCIDENTS, "Update on INC-1")
+          and lines(bot, channel, "set the status to *Identified*"), "the update and its lines")
     with Session(bot.engine) as session:
         assert len(session.exec(select(StatusUpdate)).all()) == 1
     assert len(lines(bot, channel, "Update on INC-1")) == 1 and len(lines(bot, INCIDENTS, "Update on INC-1")) == 1
@@ -136,13 +146,15 @@ def resolve_submitted_by_two(bot, incident) -> None:
         bot.driver.block_action(user=user, action_id=ids.OPEN_RESOLVE, channel=channel, message_ts=incident.card_ts)
         forms[user] = submit(bot, user, ids.RESOLVE_VIEW, {"summary": {"summary": summary}})
     requests = [(forms[ALICE], {})] * (4 * SOAK) + [(forms[CAROL], {})] * 2
-    answers = send_all(bot, requests, at_once=True)
-    quiet(bot, lambda: lines(bot, channel, "resolved the incident"))
+    answers = send_all(bot, requests, at_once=True, late_acks=True)
+    quiet(bot, lambda: lines(bot, channel, "resolved the incident"), "the resolution")
     assert len(lines(bot, channel, "resolved the incident")) == 1 and kinds(bot, incident)["resolved"] == 1
     winner = ALICE if bot.incident(1).resolution == "Poison message removed" else CAROL
     by_user = {ALICE: answers[:4 * SOAK], CAROL: answers[4 * SOAK:]}
-    assert [a.body for a in by_user[winner]] == [""] * len(by_user[winner])  # its copies close quietly
-    for refused in by_user[CAROL if winner == ALICE else ALICE]:  # the other form says why, under its field
+    closed = [a.body for a in by_user[winner] if a.status == 200]
+    assert closed == [""] * len(closed)  # its copies close quietly
+    for refused in [a for a in by_user[CAROL if winner == ALICE else ALICE] if a.status == 200]:
+        # the other form says why, under its field (a copy Bolt gave up on has no answer to read)
         assert "INC-1 is already resolved" in refused.json["errors"][ids.RESOLVE_SUMMARY]
     assert card_text(bot, incident).count("*Resolution*") == 1
 
@@ -151,11 +163,14 @@ def meeting_confirmed_by_two(bot, incident) -> None:
     channel = incident.channel_id
     plan = message_with(bot, channel, ids.PM_CONFIRM)
     requests = clicks(bot, channel, plan, ids.PM_CONFIRM, [CAROL] + [CAROL, ALICE, ALICE] * SOAK)
-    send_all(bot, requests, at_once=True)
-    quiet(bot, lambda: lines(bot, channel, "confirmed the postmortem review"))
+    send_all(bot, requests, at_once=True, late_acks=True)
+    already = "review meeting of INC-1 is already confirmed"
+    quiet(bot, lambda: lines(bot, channel, "confirmed the postmortem review")
+          and len(said_privately(bot, already)) >= len(requests) - 1,
+          "the confirmation and a notice for every other click")
     assert len(lines(bot, channel, "confirmed the postmortem review")) == 1
     assert kinds(bot, incident)["postmortem_meeting_confirmed"] == 1
-    assert len(said_privately(bot, "review meeting of INC-1 is already confirmed")) == len(requests) - 1
+    assert len(said_privately(bot, already)) == len(requests) - 1
 
 
 def proposal_confirmed_by_two(bot, incident) -> ActionItem:
@@ -164,8 +179,14 @@ def proposal_confirmed_by_two(bot, incident) -> ActionItem:
                                   if "Proposed action items" in m.get("text", "")], "the proposals")[-1]
     requests = clicks(bot, channel, proposals, ids.AI_CONFIRM, [ALICE] + [ALICE, CAROL, CAROL] * SOAK,
                       block_id="ai_proposal:0")
-    send_all(bot, requests, at_once=True)
-    quiet(bot, lambda: lines(bot, channel, "added by"))
+    send_all(bot, requests, at_once=True, late_acks=True)
+
+    def confirmed():  # the item's line, and a notice for every other click
+        with Session(bot.engine) as session:
+            items = session.exec(select(ActionItem)).all()
+        return items and lines(bot, channel, "added by") and len(said_privately(
+            bot, f"AI-{items[0].id} is already confirmed from this proposal")) >= len(requests) - 1
+    quiet(bot, confirmed, "the action item and a notice for every other click")
     with Session(bot.engine) as session:
         [item] = session.exec(select(ActionItem)).all()
     assert len(lines(bot, channel, "added by")) == 1 and kinds(bot, incident)["action_item"] == 1
@@ -182,11 +203,13 @@ def done_on_home_clicked_again_and_again(bot, incident, item: ActionItem) -> Non
                              and f"home_ai:{item.id}" in json.dumps(v)], "the owner's Home")[0]
     made = [recorder(bot).block_action(user=owner, action_id=ids.HOME_AI_DONE, block_id=f"home_ai:{item.id}",
                                        view_id=home["id"]) for _ in range(1 + 2 * SOAK)]
-    send_all(bot, [(made[0], {})] * 4 + [(click, {}) for click in made[1:]], at_once=True)
+    send_all(bot, [(made[0], {})] * 4 + [(click, {}) for click in made[1:]], at_once=True, late_acks=True)
 
     def notices(fragment: str) -> list[dict]:  # the Home, published again with a line on top
         return [c for c in bot.slack.calls("views.publish") if fragment in json.dumps(c["args"])]
-    quiet(bot, lambda: notices("is done. Thank you"))
+    quiet(bot, lambda: notices("is done. Thank you")
+          and len(notices(f"AI-{item.id} is already done.")) >= 4 + 2 * SOAK - 1,
+          "the Done notice and an already-done notice for every other click")
     with Session(bot.engine) as session:
         assert session.get(ActionItem, item.id).status == "done"
     assert kinds(bot, incident)["action_item_status"] == 1

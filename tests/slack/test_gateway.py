@@ -26,7 +26,7 @@ def inspect(server: SandboxServer) -> SandboxClient:
 # Only the tests that provoke a timeout use a short one, and their "slow" faults answer
 # three times later; every other call keeps the production default, since a loaded CI
 # machine can take over a second to answer even on loopback.
-SHORT_TIMEOUT = 2
+SHORT_TIMEOUT = 5
 
 
 @pytest.fixture
