@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from incidentbot.core.policy import Policy
-from incidentbot.core.policy_sections import WEEKDAYS
+from incidentbot.core.policy_values import WEEKDAYS
 from incidentbot.timeutil import ensure_utc
 
 # Proposed meetings start on this grid (counted from the start of business hours), so

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from incidentbot.core import calendar
 from incidentbot.core.errors import InvalidInput
 from incidentbot.core.policy import Policy
-from incidentbot.core.policy_sections import WEEKDAYS
+from incidentbot.core.policy_values import WEEKDAYS
 from incidentbot.models import Incident
 from incidentbot.timeutil import ensure_utc
 

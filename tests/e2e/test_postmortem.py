@@ -94,16 +94,16 @@ def test_reschedule_is_checked_in_the_users_timezone(bot):
     press(bot, incident.channel_id, "postmortem_reschedule", BOB)
     form = wait_for(lambda: [v for v in bot.slack.views(user=BOB) if v["callback_id"] == "postmortem_reschedule"],
                     "the reschedule form")[-1]
-    # A weekend day from tomorrow on: there is always one before a SEV2's due date
-    # (5 business days on), whatever day the tests run.
-    weekend = utcnow() + timedelta(days=1)
-    while weekend.weekday() < 5:
-        weekend += timedelta(days=1)
+    # The tests run on real time, any day of the week. The next weekend day is refused for
+    # not being a working day (checked before the due date); the first working day from
+    # tomorrow is always before a SEV2's due date (5 business days on).
+    tomorrow = utcnow() + timedelta(days=1)
+    weekend = next(tomorrow + timedelta(days=n) for n in range(7) if (tomorrow + timedelta(days=n)).weekday() >= 5)
     refused = bot.driver.submit_view(form["id"], user=BOB, values={
         "when_date": {"when_date": weekend.date().isoformat()}, "when_time": {"when_time": "10:00"}})
     assert refused.json["response_action"] == "errors"
     assert "is not a working day" in refused.json["errors"]["when_date"]
-    day = weekend + timedelta(days=7 - weekend.weekday())  # the Monday after it
+    day = next(tomorrow + timedelta(days=n) for n in range(7) if (tomorrow + timedelta(days=n)).weekday() < 5)
     # 10:00 in Bob's zone (New York) is 15:00 UTC: inside the policy's business hours (UTC).
     accepted = bot.driver.submit_view(form["id"], user=BOB, values={
         "when_date": {"when_date": day.date().isoformat()}, "when_time": {"when_time": "10:00"}})
