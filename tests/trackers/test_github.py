@@ -13,8 +13,6 @@ from incidentbot.sandbox.trackers import FakeGitHub
 from incidentbot.trackers.base import TrackerError, retry_after
 from incidentbot.trackers.github import GitHubTracker, body, marker
 
-SHORT_TIMEOUT = 0.5  # the impatient client's (conftest)
-
 
 def spec(item_id: int = 12, title: str = "Add an alert on replica lag", **changes) -> ExportSpec:
     values = dict(
@@ -126,7 +124,7 @@ def test_retry_after_reads_seconds_dates_and_githubs_reset():
 
 
 def test_a_slow_answer_times_out_as_a_retryable_error(github, impatient_github_client):
-    github.slow(SHORT_TIMEOUT * 4)
+    github.slow(impatient_github_client.timeout * 4)
     with pytest.raises(TrackerError) as caught:
         impatient_github_client.status("acme/reliability#1")
     assert caught.value.retryable and "did not answer within 0.5 s" in caught.value.message
@@ -143,7 +141,7 @@ def test_a_tracker_that_is_down_is_a_retryable_error(github, github_client):
 
 def test_an_answer_lost_after_creating_is_found_again_instead_of_created_twice(github, github_client,
                                                                               impatient_github_client):
-    github.lose_next_create(SHORT_TIMEOUT * 4)
+    github.lose_next_create(impatient_github_client.timeout * 4)
     with pytest.raises(TrackerError) as caught:
         impatient_github_client.create(spec())
     assert caught.value.retryable

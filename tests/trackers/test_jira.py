@@ -11,8 +11,6 @@ from incidentbot.sandbox.trackers import FakeJira
 from incidentbot.trackers.base import TrackerError
 from incidentbot.trackers.jira import JiraTracker, description
 
-SHORT_TIMEOUT = 0.5  # the impatient client's (conftest)
-
 
 def spec(item_id: int = 7, title: str = "Document the failover runbook", **changes) -> ExportSpec:
     values = dict(
@@ -110,7 +108,7 @@ def test_server_errors_and_rate_limits_are_retryable(jira, jira_client):
 
 
 def test_timeouts_and_refused_connections_are_retryable(jira, jira_client, impatient_jira_client):
-    jira.slow(SHORT_TIMEOUT * 4)
+    jira.slow(impatient_jira_client.timeout * 4)
     with pytest.raises(TrackerError) as caught:
         impatient_jira_client.status("OPS-1")
     assert caught.value.retryable
@@ -121,7 +119,7 @@ def test_timeouts_and_refused_connections_are_retryable(jira, jira_client, impat
 
 
 def test_an_answer_lost_after_creating_is_found_by_its_label(jira, jira_client, impatient_jira_client):
-    jira.lose_next_create(SHORT_TIMEOUT * 4)
+    jira.lose_next_create(impatient_jira_client.timeout * 4)
     with pytest.raises(TrackerError):
         impatient_jira_client.create(spec())
     assert len(jira.all_issues()) == 1
